@@ -1,0 +1,148 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+ZERO = Decimal("0.00")
+
+
+def money_field(**kwargs) -> models.DecimalField:
+    """Credits: Decimal with two places, never float."""
+    return models.DecimalField(max_digits=13, decimal_places=2, default=ZERO, **kwargs)
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Profile(models.Model):
+    """A user's membership of exactly one team."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="members")
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team}"
+
+
+class ApiKey(models.Model):
+    """An API key. The secret is shown once at creation; only its digest is kept.
+
+    Keys read `rg_` + a random token. `prefix` (the first characters) finds the
+    row; the SHA-256 digest of the whole key is compared in constant time.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name or 'unnamed'})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class CreditAccount(models.Model):
+    """One user's credits. Changed only by accounts.ledger, never edited.
+
+    `balance` is the sum of every entry's `amount`; `held` the sum of every
+    entry's `held_change` (credits reserved for generations still running).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credit_account"
+    )
+    balance = money_field()
+    held = money_field()
+
+    class Meta:
+        constraints = [
+            # The database itself refuses a write that would overspend.
+            models.CheckConstraint(
+                condition=Q(held__gte=0) & Q(balance__gte=models.F("held")),
+                name="credit_account_not_overspent",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.balance} credits"
+
+    def available(self) -> Decimal:
+        return self.balance - self.held
+
+
+class CreditHold(models.Model):
+    """Credits reserved for one piece of work until it is captured or released."""
+
+    OPEN = "open"
+    CAPTURED = "captured"
+    RELEASED = "released"
+    STATES = [(OPEN, "Open"), (CAPTURED, "Captured"), (RELEASED, "Released")]
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="holds")
+    reference = models.CharField(max_length=64, unique=True)
+    amount = money_field()
+    captured = money_field()
+    state = models.CharField(max_length=10, choices=STATES, default=OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"hold {self.reference}: {self.amount} ({self.state})"
+
+
+class LedgerEntry(models.Model):
+    GRANT = "grant"
+    HOLD = "hold"
+    CAPTURE = "capture"
+    RELEASE = "release"
+    ADJUST = "adjust"
+    KINDS = [
+        (GRANT, "Grant"),
+        (HOLD, "Hold"),
+        (CAPTURE, "Capture"),
+        (RELEASE, "Release"),
+        (ADJUST, "Adjust"),
+    ]
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=10, choices=KINDS)
+    # Change to the balance: + for grants, − for captures, ± for adjustments.
+    amount = money_field()
+    # Change to the held credits: + for a hold, − when it is captured or released.
+    held_change = money_field()
+    reference = models.CharField(max_length=64, blank=True, db_index=True)
+    note = models.CharField(max_length=200, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "ledger entries"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} ({self.reference or self.note})"
