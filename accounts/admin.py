@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -90,7 +92,7 @@ class LedgerEntryInline(admin.TabularInline):
 
 
 class GrantForm(forms.Form):
-    amount = forms.DecimalField(min_value="0.01", max_digits=13, decimal_places=2)
+    amount = forms.DecimalField(min_value=Decimal("0.01"), max_digits=13, decimal_places=2)
     note = forms.CharField(max_length=200, initial="granted by an admin")
 
 

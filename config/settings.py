@@ -7,6 +7,7 @@ Redis for the queue and the cache.
 """
 
 import secrets
+import tempfile
 from pathlib import Path
 
 from config.env import (
@@ -108,6 +109,12 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # The PostgreSQL server may be shared with other projects' test runs: each
     # test session creates and drops a database of its own name.
     DATABASES["default"]["TEST"] = {"NAME": f"test_reelgate_{secrets.token_hex(4)}"}
+else:
+    # Tests start real worker processes beside the test server, so the test
+    # database is a file they can all open, not SQLite's in-memory default.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"reelgate-test-{secrets.token_hex(4)}.sqlite3")
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = envstr("REDIS_URL")
@@ -167,19 +174,19 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(envstr("STATIC_ROOT") or BASE_DIR / "staticfiles")
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(envstr("MEDIA_ROOT") or BASE_DIR / "media")
+# `collectstatic` (production) writes a manifest; whitenoise then serves the
+# compressed, hashed files. Without one (development, tests) it serves the
+# files straight from the finders.
+STATIC_COLLECTED = (STATIC_ROOT / "staticfiles.json").exists()
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG
+        if STATIC_COLLECTED
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-# Without a collected manifest (development, tests) whitenoise serves the
-# files from the finders instead.
-WHITENOISE_USE_FINDERS = envbool(
-    "WHITENOISE_USE_FINDERS", not (STATIC_ROOT / "staticfiles.json").exists()
-)
+WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
 WHITENOISE_MANIFEST_STRICT = False
 
 # HTTPS behind a proxy: these need a real domain and are off by default so a

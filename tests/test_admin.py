@@ -1,0 +1,87 @@
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from accounts import apikeys
+from accounts.models import ApiKey, CreditAccount, LedgerEntry
+
+
+@pytest.fixture
+def staff_client(client, alice):
+    alice.is_staff = alice.is_superuser = True
+    alice.save()
+    client.force_login(alice)
+    return client
+
+
+def test_admin_pages_render(staff_client, bob):
+    for url in [
+        "/admin/",
+        "/admin/auth/user/",
+        f"/admin/auth/user/{bob.pk}/change/",
+        "/admin/auth/user/add/",
+        "/admin/accounts/team/",
+        "/admin/accounts/apikey/",
+        "/admin/accounts/apikey/add/",
+        "/admin/accounts/creditaccount/",
+        f"/admin/accounts/creditaccount/{bob.credit_account.pk}/change/",
+        "/admin/accounts/ledgerentry/",
+        "/admin/accounts/credithold/",
+    ]:
+        assert staff_client.get(url).status_code == 200, url
+
+
+def test_admin_creates_a_key_and_shows_the_secret_once(staff_client, bob):
+    response = staff_client.post(
+        "/admin/accounts/apikey/add/", {"user": bob.pk, "name": "from admin"}, follow=True
+    )
+    message = next(str(m) for m in response.context["messages"])
+    secret = message.split("The new key is ")[1].split()[0]
+    key = ApiKey.objects.get(name="from admin")
+    assert apikeys.authenticate(secret) == key
+    again = staff_client.get(f"/admin/accounts/apikey/{key.pk}/change/")
+    assert secret not in again.content.decode()
+
+
+def test_admin_revokes_keys(staff_client, bob):
+    key, secret = apikeys.issue(bob)
+    staff_client.post(
+        "/admin/accounts/apikey/", {"action": "revoke_keys", "_selected_action": [key.pk]}
+    )
+    assert apikeys.authenticate(secret) is None
+
+
+def test_admin_grants_credits_through_the_ledger(staff_client, alice, bob):
+    account = CreditAccount.objects.get(user=bob)
+    form = staff_client.post(
+        "/admin/accounts/creditaccount/",
+        {"action": "grant_credits", "_selected_action": [account.pk]},
+    )
+    assert b"Grant credits" in form.content
+    staff_client.post(
+        "/admin/accounts/creditaccount/",
+        {
+            "action": "grant_credits",
+            "_selected_action": [account.pk],
+            "apply": "1",
+            "amount": "42.50",
+            "note": "welcome",
+        },
+    )
+    account.refresh_from_db()
+    assert account.balance == Decimal("42.50")
+    entry = LedgerEntry.objects.get(account=account)
+    assert (entry.kind, entry.actor, entry.note) == ("grant", alice, "welcome")
+
+
+def test_admin_never_offers_to_edit_a_balance(staff_client, bob):
+    page = staff_client.get(f"/admin/accounts/creditaccount/{bob.credit_account.pk}/change/")
+    assert b'name="balance"' not in page.content
+    assert b'name="held"' not in page.content
+
+
+def test_admin_is_closed_to_non_staff(client, bob):
+    client.force_login(bob)
+    assert client.get("/admin/accounts/creditaccount/").status_code == 302
+    assert get_user_model().objects.filter(is_staff=True).count() == 0
