@@ -1,0 +1,26 @@
+"""The video generations contract (seed 002): a flat body, resultUrls in the status itself.
+
+POST {base}/api/v1/video/generations  {model, prompt, mode, duration, ...}  -> data.taskId
+GET  {base}/api/v1/video/generations?task_id=...  -> data.state, resultUrls, failMsg
+"""
+
+from playground.models import Generation, Provider
+from playground.providers.upstream import FAIL, RUNNING, SUCCESS, Call, UpstreamProvider
+
+
+class VideoGenerationsProvider(UpstreamProvider):
+    kind = Provider.VIDEO_GENERATIONS
+    states = {
+        "pending": RUNNING,
+        "processing": RUNNING,
+        "completed": SUCCESS,
+        "failed": FAIL,
+    }
+
+    def submit_call(self, generation: Generation, model: str) -> Call:
+        # The contract has no `input` object: the fields sit beside `model`,
+        # which is set last so that no input field can replace it.
+        return Call("/api/v1/video/generations", json={**generation.input, "model": model})
+
+    def poll_call(self, generation: Generation, model: str) -> Call:
+        return Call("/api/v1/video/generations", params={"task_id": generation.upstream_ref})
