@@ -118,24 +118,40 @@ class CreditAccountAdmin(admin.ModelAdmin):
         if form.is_valid():
             for account in queryset:
                 ledger.grant(
-                    account, form.cleaned_data["amount"], note=form.cleaned_data["note"],
+                    account,
+                    form.cleaned_data["amount"],
+                    note=form.cleaned_data["note"],
                     actor=request.user,
                 )
             messages.success(
-                request, f"Granted {form.cleaned_data['amount']} credits to {queryset.count()} account(s)."
+                request,
+                f"Granted {form.cleaned_data['amount']} credits to {queryset.count()} account(s).",
             )
             return None
         return render(
             request,
             "admin/accounts/grant_credits.html",
-            {**self.admin_site.each_context(request), "form": form, "accounts": queryset,
-             "opts": self.model._meta, "title": "Grant credits"},
+            {
+                **self.admin_site.each_context(request),
+                "form": form,
+                "accounts": queryset,
+                "opts": self.model._meta,
+                "title": "Grant credits",
+            },
         )
 
 
 @admin.register(CreditHold)
 class CreditHoldAdmin(admin.ModelAdmin):
-    list_display = ["reference", "account", "amount", "captured", "state", "created_at", "closed_at"]
+    list_display = [
+        "reference",
+        "account",
+        "amount",
+        "captured",
+        "state",
+        "created_at",
+        "closed_at",
+    ]
     list_filter = ["state"]
     search_fields = ["reference", "account__user__username"]
     readonly_fields = [f.name for f in CreditHold._meta.fields]

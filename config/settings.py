@@ -50,6 +50,8 @@ PUBLIC_BASE_URL = envstr("PUBLIC_BASE_URL").rstrip("/")
 # Server-side fetches of user URLs (callbacks, images) refuse private,
 # loopback and link-local addresses unless this is on (development, tests).
 ALLOW_PRIVATE_URLS = envbool("ALLOW_PRIVATE_URLS", False)
+# Private networks (CIDRs) allowed all the same, e.g. an image host on the LAN.
+ALLOWED_PRIVATE_NETWORKS = envlist("ALLOWED_PRIVATE_NETWORKS")
 # The USD value of one credit; seed prices given in USD convert through it.
 CREDIT_USD = envdecimal("CREDIT_USD", "0.01")
 
@@ -160,6 +162,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# URL fields without a scheme mean https (Django 6's default, opted into now).
+FORMS_URLFIELD_ASSUME_HTTPS = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -207,3 +211,24 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# The generation engine.
+# A worker renews its lease on a generation while it works; when the lease
+# runs out (the worker died) the sweeper hands the generation out again.
+GENERATION_LEASE_SECONDS = envint("GENERATION_LEASE_SECONDS", 60, minimum=2)
+# Attempts a generation gets before it fails with WORKER_LOST.
+GENERATION_MAX_ATTEMPTS = envint("GENERATION_MAX_ATTEMPTS", 3, minimum=1)
+# The sweeper's period and how long a dispatched task may sit in the queue
+# before it is dispatched again (a restarted broker may have lost it).
+SWEEP_SECONDS = envint("SWEEP_SECONDS", 2, minimum=1)
+REDISPATCH_SECONDS = envint("REDISPATCH_SECONDS", 120, minimum=5)
+# Comma-separated terms; a prompt containing one fails with CONTENT_VIOLATION.
+MODERATION_BLOCKED_TERMS = envlist("MODERATION_BLOCKED_TERMS")
+# Polling upstream providers: first poll after POLL_FIRST_SECONDS, then the
+# interval doubles up to POLL_MAX_SECONDS; POLL_ERROR_BUDGET consecutive poll
+# errors fail the generation (its upstream task id is kept).
+POLL_FIRST_SECONDS = envint("POLL_FIRST_SECONDS", 5, minimum=0)
+POLL_MAX_SECONDS = envint("POLL_MAX_SECONDS", 30, minimum=1)
+POLL_ERROR_BUDGET = envint("POLL_ERROR_BUDGET", 10, minimum=1)
+# Largest result video copied from an upstream, in MB.
+RESULT_MAX_MB = envint("RESULT_MAX_MB", 2048, minimum=1)

@@ -1,10 +1,21 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.static import serve
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Result videos, posters and uploads live at unguessable paths; the path
+    # is the capability, as with a gateway's signed result URLs. A reverse
+    # proxy or object storage can serve MEDIA_ROOT instead in production.
+    re_path(
+        rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.+)$",
+        serve,
+        {"document_root": settings.MEDIA_ROOT},
+        name="media",
+    ),
     path("", include("playground.urls")),
 ]

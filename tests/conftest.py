@@ -4,7 +4,10 @@ alice owns a team and has credits, bob is her teammate, carol is an outsider
 in a team of her own.
 """
 
+import shutil
+import tempfile
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -12,11 +15,26 @@ from django.conf import settings as django_settings
 from accounts import apikeys, ledger
 from accounts.models import Team
 from accounts.teams import create_member
+from tests.processes import ManagedProcess, process_env
+
+_MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="reelgate-test-media-"))
 
 
 def pytest_configure(config):
     # Password hashing is deliberately slow; tests create many users.
     django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Result files of this run, shared with the worker processes it starts.
+    django_settings.MEDIA_ROOT = _MEDIA_ROOT
+    # Short leases and polls so recovery paths run in seconds.
+    django_settings.GENERATION_LEASE_SECONDS = 3
+    django_settings.REDISPATCH_SECONDS = 5
+    django_settings.POLL_FIRST_SECONDS = 0
+    django_settings.POLL_MAX_SECONDS = 1
+    django_settings.MODERATION_BLOCKED_TERMS = ["forbiddenword"]
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_MEDIA_ROOT, ignore_errors=True)
 
 
 @pytest.fixture
@@ -48,3 +66,40 @@ def alice_key(alice):
     """alice's API key as the raw secret a client sends."""
     _, secret = apikeys.issue(alice, "test key")
     return secret
+
+
+@pytest.fixture
+def local_renderer(db):
+    """The provider row every model routes to out of the box (a migration makes
+    it; transactional tests flush it away, so it is made again here)."""
+    from playground.models import Provider
+
+    provider, _ = Provider.objects.get_or_create(
+        name="Local renderer", defaults={"kind": Provider.LOCAL, "priority": 1000}
+    )
+    return provider
+
+
+@pytest.fixture(scope="session")
+def worker_processes(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real django-q2 cluster and sweeper on the test database, for the session.
+
+    Tests that use them must commit their data: ask for `worker`, which
+    brings `transactional_db`.
+    """
+    logs = tmp_path_factory.mktemp("worker-logs")
+    env = process_env(ALLOW_PRIVATE_URLS="1", MODERATION_BLOCKED_TERMS="forbiddenword")
+    processes = [
+        ManagedProcess("qcluster", ["qcluster"], env, logs),
+        ManagedProcess("sweeper", ["sweeper"], env, logs),
+    ]
+    yield processes
+    for process in processes:
+        process.stop()
+
+
+@pytest.fixture
+def worker(transactional_db, worker_processes, local_renderer):
+    yield worker_processes
+    for process in worker_processes:
+        assert process.popen.poll() is None, f"{process.name} died:\n{process.log_tail()}"

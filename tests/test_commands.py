@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from accounts import apikeys
-from accounts.models import ApiKey, LedgerEntry
 from accounts.management.commands import bootstrap
+from accounts.models import ApiKey, LedgerEntry
 
 User = get_user_model()
 
@@ -43,7 +43,10 @@ def test_bootstrap_creates_admin_and_demo_once(db, demo_file):
 
 def test_createsuperuser_gets_a_team_and_credit_account(db):
     call_command(
-        "createsuperuser", username="root", email="r@example.com", interactive=False,
+        "createsuperuser",
+        username="root",
+        email="r@example.com",
+        interactive=False,
         stdout=StringIO(),
     )
     root = User.objects.get(username="root")

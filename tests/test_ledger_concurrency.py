@@ -74,4 +74,3 @@ def test_racing_captures_charge_once(alice):
     assert len([r for r in results if r is not None]) == 1
     account.refresh_from_db()
     assert (account.balance, account.held) == (Decimal("460.00"), Decimal("0.00"))
-

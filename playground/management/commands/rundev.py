@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand
 
 class Command(BaseCommand):
     help = (
-        "Run the web server and the django-q2 worker together in the foreground. "
-        "Ctrl-C stops both; if either exits, the other is stopped too."
+        "Run the web server, the django-q2 worker and the sweeper together in the foreground. "
+        "Ctrl-C stops all three; if one exits, the others are stopped too."
     )
 
     def add_arguments(self, parser):
@@ -22,6 +22,7 @@ class Command(BaseCommand):
         children = [
             subprocess.Popen([*manage, "runserver", "--noreload", f"{host}:{port}"]),
             subprocess.Popen([*manage, "qcluster"]),
+            subprocess.Popen([*manage, "sweeper"]),
         ]
         stopping = False
 
@@ -31,7 +32,9 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        self.stdout.write(f"Reelgate on http://{host}:{port}/ with its worker. Ctrl-C stops both.")
+        self.stdout.write(
+            f"Reelgate on http://{host}:{port}/ with its worker and sweeper. Ctrl-C stops them."
+        )
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.2)
         for child in children:

@@ -1,0 +1,149 @@
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+
+from accounts.models import LedgerEntry
+from playground import services
+from playground.models import Generation, GenerationEvent, Provider
+
+
+class ProviderForm(forms.ModelForm):
+    """The upstream API key is write-only: never shown back, kept when left blank."""
+
+    api_key = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave blank to keep the current key.",
+    )
+
+    class Meta:
+        model = Provider
+        fields = [
+            "name",
+            "kind",
+            "base_url",
+            "api_key",
+            "model_map",
+            "model_ids",
+            "priority",
+            "enabled",
+        ]
+
+    def clean_api_key(self):
+        new_key = self.cleaned_data["api_key"]
+        return new_key or (self.instance.api_key if self.instance.pk else "")
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    form = ProviderForm
+    list_display = ["name", "kind", "base_url", "key", "priority", "enabled"]
+    list_editable = ["priority", "enabled"]
+    list_filter = ["kind", "enabled"]
+
+    @admin.display(description="API key")
+    def key(self, provider):
+        return provider.masked_key
+
+
+class GenerationEventInline(admin.TabularInline):
+    model = GenerationEvent
+    fields = ["at", "from_state", "to_state", "note", "worker"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Generation)
+class GenerationAdmin(admin.ModelAdmin):
+    list_display = [
+        "task_id",
+        "model_id",
+        "owner",
+        "state",
+        "progress",
+        "provider",
+        "quoted_credits",
+        "charged_credits",
+        "created_at",
+    ]
+    list_filter = ["state", "model_id", "source", "provider", "created_at"]
+    search_fields = ["task_id", "owner__username", "upstream_ref"]
+    list_select_related = ["owner", "provider"]
+    date_hierarchy = "created_at"
+    inlines = [GenerationEventInline]
+    actions = ["cancel_generations"]
+    readonly_fields = [
+        "task_id",
+        "owner",
+        "team",
+        "api_key",
+        "source",
+        "contract",
+        "model_id",
+        "model_name",
+        "input",
+        "request",
+        "state",
+        "progress",
+        "fail_code",
+        "fail_msg",
+        "provider",
+        "upstream_ref",
+        "next_poll_at",
+        "poll_count",
+        "poll_errors",
+        "deadline_at",
+        "video_link",
+        "poster",
+        "duration",
+        "width",
+        "height",
+        "size_bytes",
+        "has_audio",
+        "quoted_credits",
+        "charged_credits",
+        "price_breakdown",
+        "callback_url",
+        "idempotency_key",
+        "lease_holder",
+        "lease_expires_at",
+        "attempts",
+        "created_at",
+        "started_at",
+        "completed_at",
+        "ledger_entries",
+        "remixed_from",
+    ]
+    exclude = ["video", "request_hash"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="video")
+    def video_link(self, generation):
+        if not generation.video:
+            return "—"
+        return format_html('<a href="{}">{}</a>', generation.video.url, generation.video.name)
+
+    @admin.display(description="ledger entries")
+    def ledger_entries(self, generation):
+        entries = LedgerEntry.objects.filter(reference=generation.hold_reference).order_by("id")
+        return (
+            format_html_join(
+                "\n",
+                "<div>{} · {} · balance {} · held {}</div>",
+                ((e.created_at, e.kind, e.amount, e.held_change) for e in entries),
+            )
+            or "—"
+        )
+
+    @admin.action(description="Cancel selected unfinished generations (nothing charged)")
+    def cancel_generations(self, request, queryset):
+        cancelled = sum(
+            services.cancel(g) for g in queryset.filter(state__in=Generation.UNFINISHED)
+        )
+        messages.success(request, f"Cancelled {cancelled} generation(s).")

@@ -1,0 +1,73 @@
+"""Bringing a generation's image and video inputs onto local disk for rendering.
+
+Files on our own media storage (uploads, earlier results) are read directly;
+anything else is fetched behind the SSRF guard with type and size limits.
+"""
+
+import shutil
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+from playground.outbound import FetchError, UnsafeURL, fetch_to_file, sniff_type
+
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+MAX_VIDEO_BYTES = 100 * 1024 * 1024
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
+
+
+class InputError(Exception):
+    """An input URL could not be used; the message says why, for the user."""
+
+
+def own_media_name(url: str) -> str | None:
+    """The storage name when `url` points at our own media files, else None."""
+    parts = urlsplit(url)
+    media_path = "/" + settings.MEDIA_URL.strip("/") + "/"
+    if not parts.path.startswith(media_path):
+        return None
+    public_host = urlsplit(settings.PUBLIC_BASE_URL).hostname if settings.PUBLIC_BASE_URL else None
+    our_hosts = {public_host, *settings.ALLOWED_HOSTS} - {None}
+    if parts.hostname not in our_hosts and "*" not in our_hosts:
+        return None
+    name = unquote(parts.path[len(media_path) :])
+    if not name or ".." in Path(name).parts:
+        return None
+    return name
+
+
+def localize(url: str, dest: Path, *, kind: str) -> Path:
+    """Copy the input at `url` to `dest`; `kind` is "image" or "video"."""
+    allowed, limit = (
+        (IMAGE_TYPES, MAX_IMAGE_BYTES)
+        if kind == "image"
+        else (
+            VIDEO_TYPES,
+            MAX_VIDEO_BYTES,
+        )
+    )
+    name = own_media_name(url)
+    if name is not None:
+        return _copy_from_storage(name, dest, allowed, limit, url)
+    try:
+        fetched = fetch_to_file(url, dest, max_bytes=limit, allowed_types=allowed)
+    except (FetchError, UnsafeURL) as exc:
+        raise InputError(f"Cannot use {kind} URL {url}: {exc}") from None
+    return fetched.path
+
+
+def _copy_from_storage(name: str, dest: Path, allowed, limit: int, url: str) -> Path:
+    if not default_storage.exists(name):
+        raise InputError(f"Cannot use {url}: no such file on this server.")
+    if default_storage.size(name) > limit:
+        raise InputError(f"Cannot use {url}: larger than {limit // (1024 * 1024)} MB.")
+    with default_storage.open(name, "rb") as source, open(dest, "wb") as target:
+        head = source.read(64)
+        if sniff_type(head) not in allowed:
+            raise InputError(f"Cannot use {url}: not a {' or '.join(sorted(allowed))} file.")
+        target.write(head)
+        shutil.copyfileobj(source, target)
+    return dest

@@ -1,0 +1,284 @@
+"""Every state change of a Generation happens here.
+
+    waiting ──> queuing ──> generating ──> success   (hold captured: charged once)
+       │           │            │     └──> fail      (hold released: nothing charged)
+       └───────────┴────────────┴────────> fail      (cancel, timeout, bad input)
+
+Each transition is a conditional UPDATE on the expected current state (and,
+for a worker, on its lease) whose row count says whether this caller won; the
+loser returns quietly. Money moves in the same transaction as the state, so a
+generation is never successful without its charge, nor failed with a charge.
+Each transition writes a GenerationEvent row.
+"""
+
+import logging
+import os
+import socket
+import threading
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts import ledger
+from playground.models import Generation, GenerationEvent
+
+log = logging.getLogger(__name__)
+
+# Fail codes (DESIGN §4); the message says the rest.
+CONTENT_VIOLATION = "CONTENT_VIOLATION"
+INVALID_IMAGE_URL = "INVALID_IMAGE_URL"
+UPSTREAM_ERROR = "UPSTREAM_ERROR"
+UPSTREAM_AMBIGUOUS = "UPSTREAM_AMBIGUOUS"
+TIMEOUT = "TIMEOUT"
+CANCELLED = "CANCELLED"
+WORKER_LOST = "WORKER_LOST"
+INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def lease_until():
+    return timezone.now() + timedelta(seconds=settings.GENERATION_LEASE_SECONDS)
+
+
+def _event(generation_id: int, from_state: str, to_state: str, note: str = "", worker: str = ""):
+    GenerationEvent.objects.create(
+        generation_id=generation_id,
+        from_state=from_state,
+        to_state=to_state,
+        note=note[:2000],
+        worker=worker,
+    )
+
+
+def mark_queuing(generation_id: int, redispatch_at) -> bool:
+    """waiting → queuing, when the task has been handed to the queue."""
+    with transaction.atomic():
+        moved = Generation.objects.filter(pk=generation_id, state=Generation.WAITING).update(
+            state=Generation.QUEUING, next_poll_at=redispatch_at
+        )
+        if moved:
+            _event(generation_id, Generation.WAITING, Generation.QUEUING)
+    return bool(moved)
+
+
+def claim(generation_id: int, worker: str) -> Generation | None:
+    """Take the generation for `worker`: from waiting/queuing, or from a dead worker.
+
+    A generation already handed to an upstream (it has an upstream reference)
+    is never claimed again: starting it twice would open a second paid
+    upstream task. Those are polled instead (see claim_poll).
+    """
+    now = timezone.now()
+    claimable = Q(state__in=[Generation.WAITING, Generation.QUEUING]) | Q(
+        state=Generation.GENERATING, lease_expires_at__lt=now, upstream_ref=""
+    )
+    with transaction.atomic():
+        before = Generation.objects.filter(pk=generation_id).values_list("state", flat=True).first()
+        taken = (
+            Generation.objects.filter(claimable, pk=generation_id)
+            .filter(attempts__lt=settings.GENERATION_MAX_ATTEMPTS)
+            .update(
+                state=Generation.GENERATING,
+                lease_holder=worker,
+                lease_expires_at=now + timedelta(seconds=settings.GENERATION_LEASE_SECONDS),
+                attempts=F("attempts") + 1,
+                started_at=Coalesce("started_at", now),
+                next_poll_at=None,
+                updated_at=now,
+            )
+        )
+        if not taken:
+            return None
+        generation = Generation.objects.select_related("provider", "owner").get(pk=generation_id)
+        note = f"attempt {generation.attempts}"
+        if before == Generation.GENERATING:
+            note += " (the previous worker's lease expired)"
+        _event(generation_id, before or "", Generation.GENERATING, note, worker)
+    return generation
+
+
+def claim_poll(generation_id: int, worker: str, poll_count: int) -> Generation | None:
+    """Take an upstream generation for poll number `poll_count`.
+
+    The count makes a duplicate delivery of the same poll task a no-op: each
+    finished poll increments it.
+    """
+    now = timezone.now()
+    taken = (
+        Generation.objects.filter(
+            pk=generation_id, state=Generation.GENERATING, poll_count=poll_count
+        )
+        .exclude(upstream_ref="")
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .update(lease_holder=worker, lease_expires_at=lease_until())
+    )
+    if not taken:
+        return None
+    return Generation.objects.select_related("provider", "owner").get(pk=generation_id)
+
+
+def heartbeat(generation_id: int, worker: str, progress: int | None = None) -> bool:
+    """Renew the worker's lease (and record progress). False: the lease was lost."""
+    fields = {"lease_expires_at": lease_until(), "updated_at": timezone.now()}
+    if progress is not None:
+        fields["progress"] = max(0, min(99, int(progress)))
+    kept = Generation.objects.filter(
+        pk=generation_id, state=Generation.GENERATING, lease_holder=worker
+    ).update(**fields)
+    return bool(kept)
+
+
+@contextmanager
+def keep_lease(generation_id: int, worker: str):
+    """Renew the lease from a background thread while the block runs.
+
+    A lease means "this worker is alive", not "this worker reported progress":
+    a slow upstream submit or a large result download must not let the
+    sweeper hand the generation to a second worker. A hung worker is still
+    bounded by the generation's deadline.
+    """
+    stop = threading.Event()
+    period = max(0.5, settings.GENERATION_LEASE_SECONDS / 3)
+
+    def renew() -> None:
+        try:
+            while not stop.wait(period):
+                if not heartbeat(generation_id, worker):
+                    return
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=renew, name=f"lease-{generation_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def handed_upstream(
+    generation_id: int, worker: str, provider_id: int, reference: str, first_poll_at
+) -> bool:
+    """The upstream accepted the task: remember its reference and when to poll."""
+    with transaction.atomic():
+        kept = Generation.objects.filter(
+            pk=generation_id, state=Generation.GENERATING, lease_holder=worker
+        ).update(
+            provider_id=provider_id,
+            upstream_ref=reference,
+            next_poll_at=first_poll_at,
+            lease_holder="",
+            lease_expires_at=None,
+            updated_at=timezone.now(),
+        )
+        if kept:
+            _event(
+                generation_id,
+                Generation.GENERATING,
+                Generation.GENERATING,
+                f"submitted upstream as {reference}",
+                worker,
+            )
+    return bool(kept)
+
+
+def schedule_poll(generation_id: int, worker: str, at, *, progress=None, error=False) -> bool:
+    """Release a polled generation until its next poll."""
+    fields = {
+        "next_poll_at": at,
+        "lease_holder": "",
+        "lease_expires_at": None,
+        "poll_count": F("poll_count") + 1,
+        "poll_errors": F("poll_errors") + 1 if error else 0,
+        "updated_at": timezone.now(),
+    }
+    if progress is not None:
+        fields["progress"] = max(0, min(99, int(progress)))
+    kept = Generation.objects.filter(
+        pk=generation_id, state=Generation.GENERATING, lease_holder=worker
+    ).update(**fields)
+    return bool(kept)
+
+
+def succeed(generation_id: int, worker: str, **result) -> bool:
+    """generating → success, and charge the held credits exactly once."""
+    now = timezone.now()
+    with transaction.atomic():
+        won = Generation.objects.filter(
+            pk=generation_id, state=Generation.GENERATING, lease_holder=worker
+        ).update(
+            state=Generation.SUCCESS,
+            progress=100,
+            completed_at=now,
+            updated_at=now,
+            lease_holder="",
+            lease_expires_at=None,
+            next_poll_at=None,
+            **result,
+        )
+        if not won:
+            return False
+        generation = Generation.objects.only("task_id").get(pk=generation_id)
+        entry = ledger.capture(generation.hold_reference, note=f"generation {generation.task_id}")
+        charged = -entry.amount if entry is not None else ledger.ZERO
+        Generation.objects.filter(pk=generation_id).update(charged_credits=charged)
+        _event(
+            generation_id, Generation.GENERATING, Generation.SUCCESS, f"charged {charged}", worker
+        )
+        _after_finish(generation_id)
+    return True
+
+
+def fail(
+    generation_id: int,
+    code: str,
+    message: str,
+    *,
+    worker: str | None = None,
+    from_states=Generation.UNFINISHED,
+) -> bool:
+    """Any unfinished state → fail, releasing the hold: nothing is charged.
+
+    With `worker`, only while that worker holds the lease.
+    """
+    now = timezone.now()
+    rows = Generation.objects.filter(pk=generation_id, state__in=from_states)
+    if worker is not None:
+        rows = rows.filter(lease_holder=worker)
+    with transaction.atomic():
+        before = rows.values_list("state", flat=True).first()
+        if before is None:
+            return False
+        won = rows.filter(state=before).update(
+            state=Generation.FAIL,
+            fail_code=code,
+            fail_msg=message[:5000],
+            completed_at=now,
+            updated_at=now,
+            lease_holder="",
+            lease_expires_at=None,
+            next_poll_at=None,
+        )
+        if not won:
+            return False
+        generation = Generation.objects.only("task_id").get(pk=generation_id)
+        ledger.release(generation.hold_reference, note=f"{code}: nothing charged")
+        _event(generation_id, before, Generation.FAIL, f"{code}: {message}", worker or "")
+        _after_finish(generation_id)
+    log.info("generation %s failed: %s %s", generation.task_id, code, message)
+    return True
+
+
+def _after_finish(generation_id: int) -> None:
+    from playground import notify
+
+    transaction.on_commit(lambda: notify.generation_finished(generation_id))

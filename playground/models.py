@@ -1,0 +1,212 @@
+import base64
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+from accounts.models import ApiKey, Team, money_field
+
+
+def new_task_id() -> str:
+    """An opaque, unguessable public id: 120 random bits in lowercase base32."""
+    token = base64.b32encode(secrets.token_bytes(15)).decode().lower()
+    return f"gen_{token}"
+
+
+class Provider(models.Model):
+    """Where generations of a model are made: the local renderer or an upstream gateway.
+
+    Routing tries the enabled providers that serve a model by ascending
+    priority; the first whose submit succeeds makes the generation.
+    """
+
+    LOCAL = "local"
+    JOBS = "jobs"
+    VIDEO_GENERATIONS = "video_generations"
+    GENERATE_TASK = "generate_task"
+    KINDS = [
+        (LOCAL, "Local renderer (offline previews)"),
+        (JOBS, "Jobs API (createTask / recordInfo)"),
+        (VIDEO_GENERATIONS, "Video generations API (/video/generations)"),
+        (GENERATE_TASK, "generateTask API (/generateTask/{model})"),
+    ]
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=32, choices=KINDS)
+    base_url = models.URLField(blank=True, help_text="e.g. https://api.example.com (not for local)")
+    api_key = models.CharField(max_length=500, blank=True)
+    # Our model id → the upstream's model name; a model missing here is sent
+    # under our own id.
+    model_map = models.JSONField(default=dict, blank=True)
+    # Model ids this provider serves; empty means every model in the catalog.
+    model_ids = models.JSONField(default=list, blank=True)
+    priority = models.IntegerField(default=100, help_text="lower runs first")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["priority", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def serves(self, model_id: str) -> bool:
+        return not self.model_ids or model_id in self.model_ids
+
+    def upstream_model(self, model_id: str) -> str:
+        return self.model_map.get(model_id, model_id)
+
+    @property
+    def masked_key(self) -> str:
+        if not self.api_key:
+            return ""
+        return f"{self.api_key[:4]}…{self.api_key[-2:]}" if len(self.api_key) > 10 else "…"
+
+
+class Generation(models.Model):
+    """One video generation, from acceptance to its result or failure.
+
+    The row is the source of truth; the queue only makes dispatch fast. State
+    changes happen in playground/lifecycle.py and nowhere else.
+    """
+
+    WAITING = "waiting"  # accepted, credits held
+    QUEUING = "queuing"  # dispatched to the queue, not started
+    GENERATING = "generating"  # a worker or an upstream is making it
+    SUCCESS = "success"
+    FAIL = "fail"
+    STATES = [
+        (WAITING, "Waiting"),
+        (QUEUING, "Queuing"),
+        (GENERATING, "Generating"),
+        (SUCCESS, "Success"),
+        (FAIL, "Fail"),
+    ]
+    UNFINISHED = (WAITING, QUEUING, GENERATING)
+    FINISHED = (SUCCESS, FAIL)
+
+    SOURCE_API = "api"
+    SOURCE_PLAYGROUND = "playground"
+    SOURCES = [(SOURCE_API, "API"), (SOURCE_PLAYGROUND, "Playground")]
+
+    task_id = models.CharField(max_length=40, unique=True, default=new_task_id, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generations"
+    )
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="generations")
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="generations"
+    )
+    source = models.CharField(max_length=12, choices=SOURCES, default=SOURCE_API)
+    # Which contract created it (jobs, video_generations, generate_task,
+    # openai, replicate, playground): callbacks speak that contract's states.
+    contract = models.CharField(max_length=24, default="jobs")
+    model_id = models.CharField(max_length=100)
+    # The model name as the client sent it (an alias), echoed back to it.
+    model_name = models.CharField(max_length=100, blank=True)
+    input = models.JSONField(default=dict)  # normalized by the catalog validator
+    request = models.JSONField(default=dict, blank=True)  # as sent, for `param`
+    remixed_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="remixes"
+    )
+
+    state = models.CharField(max_length=12, choices=STATES, default=WAITING)
+    progress = models.PositiveSmallIntegerField(default=0)
+    fail_code = models.CharField(max_length=40, blank=True)
+    fail_msg = models.TextField(blank=True)
+
+    provider = models.ForeignKey(
+        Provider, null=True, blank=True, on_delete=models.SET_NULL, related_name="generations"
+    )
+    upstream_ref = models.CharField(max_length=200, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    poll_count = models.PositiveIntegerField(default=0)
+    poll_errors = models.PositiveIntegerField(default=0)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+
+    video = models.FileField(upload_to="generations/", max_length=300, blank=True)
+    poster = models.FileField(upload_to="generations/", max_length=300, blank=True)
+    duration = models.FloatField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    has_audio = models.BooleanField(default=False)
+
+    quoted_credits = money_field()
+    charged_credits = money_field()
+    price_breakdown = models.CharField(max_length=200, blank=True)
+
+    callback_url = models.URLField(max_length=2000, blank=True)
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True)
+
+    # A worker owns a generation while its lease runs; an expired lease
+    # means the worker died and the sweeper hands the work out again.
+    lease_holder = models.CharField(max_length=100, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # the team gallery, newest first, optionally by state or model
+            models.Index(fields=["team", "-created_at"], name="gen_team_recent"),
+            models.Index(fields=["team", "state", "-created_at"], name="gen_team_state"),
+            models.Index(fields=["team", "model_id", "-created_at"], name="gen_team_model"),
+            models.Index(fields=["owner", "-created_at"], name="gen_owner_recent"),
+            # the sweeper: unfinished work whose lease or poll is due
+            models.Index(fields=["state", "lease_expires_at"], name="gen_state_lease"),
+            models.Index(fields=["state", "next_poll_at"], name="gen_state_poll"),
+        ]
+        constraints = [
+            # Idempotency-Key: one generation per key and API key.
+            models.UniqueConstraint(
+                fields=["api_key", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="gen_unique_idempotency_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_id} ({self.model_id}, {self.state})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in self.FINISHED
+
+    @property
+    def prompt(self) -> str:
+        return str(self.input.get("prompt", ""))
+
+    @property
+    def cost_time_ms(self) -> int | None:
+        if self.completed_at is None:
+            return None
+        started = self.started_at or self.created_at
+        return max(0, int((self.completed_at - started).total_seconds() * 1000))
+
+    @property
+    def hold_reference(self) -> str:
+        return f"generation:{self.task_id}"
+
+
+class GenerationEvent(models.Model):
+    """Every state change and worker attempt of a generation, in order."""
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="events")
+    from_state = models.CharField(max_length=12, blank=True)
+    to_state = models.CharField(max_length=12)
+    note = models.TextField(blank=True)
+    worker = models.CharField(max_length=100, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_state or '∅'} → {self.to_state}"

@@ -1,0 +1,27 @@
+"""Providers: the local renderer and the upstream adapters, one module each.
+
+`for_row(provider)` gives the implementation of a Provider row by its kind;
+`route(model_id)` the enabled rows that serve a model, in the order to try.
+"""
+
+from playground.models import Provider
+
+
+def registry() -> dict:
+    # Imported here: the renderer pulls in PyAV and numpy, which the web
+    # processes never need.
+    from playground.providers.generate_task import GenerateTaskProvider
+    from playground.providers.jobs import JobsProvider
+    from playground.providers.local import LocalRenderer
+    from playground.providers.video_generations import VideoGenerationsProvider
+
+    kinds = (LocalRenderer, JobsProvider, VideoGenerationsProvider, GenerateTaskProvider)
+    return {provider.kind: provider for provider in kinds}
+
+
+def for_row(row: Provider):
+    return registry()[row.kind](row)
+
+
+def route(model_id: str) -> list[Provider]:
+    return [row for row in Provider.objects.filter(enabled=True) if row.serves(model_id)]

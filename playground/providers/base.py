@@ -1,0 +1,92 @@
+"""The provider contract: how a generation is made, locally or by an upstream.
+
+A provider turns one accepted Generation into a video. The engine
+(playground/tasks.py) calls it and does everything else: leases, states,
+credits, storing result files, callbacks. A provider never touches the
+ledger or the generation's state.
+
+- `start(generation, workdir, progress)` makes the video or submits it
+  upstream. It returns an Outcome:
+    Succeeded  the video is ready: a local file or an upstream URL to copy
+    Running    an upstream accepted it under `reference`; poll it later
+    Failed     it cannot be made; `code` and the upstream's real reason
+  `progress(percent)` may be called while working; it returns False when the
+  worker lost its lease, and the provider should then stop.
+  It raises SubmitRefused when it is certain nothing was created upstream
+  (connection refused, 401, 402, 429, a 5xx answer to the submit): the
+  engine then tries the next provider for that model. When the submit's
+  answer was lost after the request went out, it returns
+  Failed(UPSTREAM_AMBIGUOUS): resubmitting could open a second paid task.
+- `poll(generation)` asks the upstream about `generation.upstream_ref` and
+  returns an Outcome; Running(progress=...) means ask again later. Transient
+  errors raise PollError (counted against a budget); an unknown upstream
+  status word is Running, never a failure.
+- `cancel(generation)` asks the upstream to stop, best effort.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from playground.models import Generation, Provider
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    video_path: Path | None = None  # a file the provider wrote in the workdir
+    video_url: str | None = None  # or the upstream's result URL, copied by the engine
+    poster_path: Path | None = None
+    poster_url: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Running:
+    reference: str
+    progress: int | None = None  # the upstream's own figure, when it reports one
+    retry_after: float | None = None  # seconds, when the upstream asked for a pace
+
+
+@dataclass(frozen=True)
+class Failed:
+    code: str
+    message: str
+
+
+Outcome = Succeeded | Running | Failed
+ProgressFn = Callable[[int], bool]
+
+
+class SubmitRefused(Exception):
+    """Nothing was created upstream; the next provider may try."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PollError(Exception):
+    """A transient failure to ask the upstream (network, 5xx, 429, bad JSON)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BaseProvider(ABC):
+    kind: str = ""
+    # Whether start() returns Running and needs polling.
+    asynchronous = False
+
+    def __init__(self, row: Provider):
+        self.row = row
+
+    @abstractmethod
+    def start(self, generation: Generation, workdir: Path, progress: ProgressFn) -> Outcome: ...
+
+    @abstractmethod
+    def poll(self, generation: Generation) -> Outcome: ...
+
+    def cancel(self, generation: Generation) -> None:  # noqa: B027 (optional to override)
+        """Best effort; providers without a cancel call do nothing."""

@@ -1,0 +1,128 @@
+"""Workflows that span models: submitting and cancelling generations.
+
+Every door (each API contract, the playground form) submits through
+`submit()`: one validator, one price quote, one hold, one dispatch.
+"""
+
+import hashlib
+import json
+import logging
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import ledger
+from playground import catalog, lifecycle, queue
+from playground.models import Generation, GenerationEvent
+
+log = logging.getLogger(__name__)
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used before with a different request."""
+
+
+def request_fingerprint(*parts) -> str:
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def submit(
+    *,
+    user,
+    model: str,
+    input: dict,
+    source: str = Generation.SOURCE_API,
+    contract: str = "jobs",
+    api_key=None,
+    callback_url: str = "",
+    request: dict | None = None,
+    idempotency_key: str = "",
+    remixed_from: Generation | None = None,
+) -> Generation:
+    """Validate, quote, hold the credits and queue a generation.
+
+    Raises catalog.UnknownModel / catalog.ValidationFailed for bad input,
+    ledger.InsufficientCredits when the quote exceeds the available credits
+    (nothing is created or held), IdempotencyConflict when the key was used
+    with another request. With an Idempotency-Key seen before for the same
+    request, returns the original generation and creates nothing.
+    """
+    fingerprint = request_fingerprint(contract, model, input, callback_url)
+    if idempotency_key and api_key is not None:
+        earlier = _replay(api_key, idempotency_key, fingerprint)
+        if earlier is not None:
+            return earlier
+
+    spec = catalog.get_spec(model)
+    normalized = catalog.validate(spec.id, input)
+    price = catalog.quote(spec.id, normalized)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            generation = Generation.objects.create(
+                owner=user,
+                team_id=user.profile.team_id,
+                api_key=api_key,
+                source=source,
+                contract=contract,
+                model_id=spec.id,
+                model_name=model,
+                input=normalized,
+                request=request if request is not None else {"model": model, "input": input},
+                remixed_from=remixed_from,
+                quoted_credits=price.credits,
+                price_breakdown=price.breakdown[:200],
+                callback_url=callback_url,
+                idempotency_key=idempotency_key if api_key is not None else "",
+                request_hash=fingerprint,
+                deadline_at=now + timedelta(seconds=spec.timeout_seconds),
+            )
+            ledger.hold(
+                user.credit_account,
+                price.credits,
+                generation.hold_reference,
+                note=f"generation {generation.task_id}",
+            )
+            GenerationEvent.objects.create(
+                generation=generation, to_state=Generation.WAITING, note=price.breakdown[:2000]
+            )
+            queue.dispatch_run(generation.pk)
+    except IntegrityError:
+        # Two requests with one Idempotency-Key raced; the other one won.
+        if idempotency_key and api_key is not None:
+            earlier = _replay(api_key, idempotency_key, fingerprint)
+            if earlier is not None:
+                return earlier
+        raise
+    return generation
+
+
+def _replay(api_key, idempotency_key: str, fingerprint: str) -> Generation | None:
+    earlier = Generation.objects.filter(api_key=api_key, idempotency_key=idempotency_key).first()
+    if earlier is None:
+        return None
+    if earlier.created_at < timezone.now() - IDEMPOTENCY_WINDOW:
+        # Expired: free the key for this new request.
+        Generation.objects.filter(pk=earlier.pk).update(idempotency_key="")
+        return None
+    if earlier.request_hash != fingerprint:
+        raise IdempotencyConflict(
+            "This Idempotency-Key was already used with a different request body."
+        )
+    return earlier
+
+
+def cancel(generation: Generation) -> bool:
+    """Stop an unfinished generation: it fails with CANCELLED and nothing is charged."""
+    cancelled = lifecycle.fail(generation.pk, lifecycle.CANCELLED, "Cancelled by the user.")
+    if cancelled and generation.provider_id and generation.upstream_ref:
+        from playground.providers import for_row
+
+        try:
+            for_row(generation.provider).cancel(generation)
+        except Exception:  # best effort: our side is already settled
+            log.warning("could not cancel %s upstream", generation.task_id, exc_info=True)
+    return cancelled

@@ -1,0 +1,122 @@
+"""The sweeper: finds work the queue lost or a dead worker left behind.
+
+It runs every SWEEP_SECONDS in its own loop (`manage.py sweeper`, started by
+`make run` beside the worker). django-q2's own schedules are checked only
+every 30 seconds by its sentinel, too coarse for polls and retries measured
+in seconds. Several sweepers may run at once: each dispatch is claimed with
+a conditional UPDATE, and the task functions ignore work already done.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from playground import lifecycle, queue
+from playground.models import Generation
+
+log = logging.getLogger(__name__)
+BATCH = 200
+
+
+def sweep() -> dict[str, int]:
+    now = timezone.now()
+    return {
+        "timed_out": _time_out(now),
+        "redispatched": _redispatch(now),
+        "recovered": _recover(now),
+        "polled": _poll(now),
+    }
+
+
+def _time_out(now) -> int:
+    overdue = Generation.objects.filter(
+        state__in=Generation.UNFINISHED, deadline_at__lt=now
+    ).values_list("pk", "upstream_ref")[:BATCH]
+    count = 0
+    for pk, upstream_ref in overdue:
+        message = "The generation did not finish before its deadline."
+        if upstream_ref:
+            # Kept so an operator can still fetch the result from the upstream.
+            message += f" Upstream task: {upstream_ref}."
+        count += lifecycle.fail(pk, lifecycle.TIMEOUT, message)
+    return count
+
+
+def _redispatch_at(now):
+    return now + timedelta(seconds=settings.REDISPATCH_SECONDS)
+
+
+def _redispatch(now) -> int:
+    """Generations whose run task never reached a worker (lost on the way)."""
+    stale = now - timedelta(seconds=settings.REDISPATCH_SECONDS)
+    due = Generation.objects.filter(
+        Q(state=Generation.WAITING, created_at__lt=stale)
+        | Q(state=Generation.QUEUING, next_poll_at__lte=now)
+    ).values_list("pk", flat=True)[:BATCH]
+    count = 0
+    for pk in due:
+        claimed = Generation.objects.filter(
+            Q(state=Generation.WAITING) | Q(state=Generation.QUEUING, next_poll_at__lte=now),
+            pk=pk,
+        ).update(state=Generation.QUEUING, next_poll_at=_redispatch_at(now))
+        if claimed:
+            queue.enqueue("playground.tasks.run_generation", pk)
+            count += 1
+    return count
+
+
+def _recover(now) -> int:
+    """Local work whose worker died: run it again, or give up after enough attempts."""
+    dead = (
+        Generation.objects.filter(
+            state=Generation.GENERATING, upstream_ref="", lease_expires_at__lt=now
+        )
+        .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+        .values_list("pk", "attempts")[:BATCH]
+    )
+    count = 0
+    for pk, attempts in dead:
+        if attempts >= settings.GENERATION_MAX_ATTEMPTS:
+            count += lifecycle.fail(
+                pk,
+                lifecycle.WORKER_LOST,
+                f"The worker stopped {attempts} times while making this video.",
+                from_states=[Generation.GENERATING],
+            )
+            continue
+        # The lease stays expired so run_generation's claim can take it over;
+        # next_poll_at keeps this sweeper from queueing it again meanwhile.
+        claimed = (
+            Generation.objects.filter(pk=pk, state=Generation.GENERATING, lease_expires_at__lt=now)
+            .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+            .update(next_poll_at=_redispatch_at(now))
+        )
+        if claimed:
+            queue.enqueue("playground.tasks.run_generation", pk)
+            count += 1
+    return count
+
+
+def _poll(now) -> int:
+    """Upstream generations whose next poll is due (or whose poller died)."""
+    due = (
+        Generation.objects.filter(state=Generation.GENERATING)
+        .exclude(upstream_ref="")
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .filter(Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True))
+        .values_list("pk", "poll_count")[:BATCH]
+    )
+    count = 0
+    for pk, poll_count in due:
+        claimed = (
+            Generation.objects.filter(pk=pk, state=Generation.GENERATING, poll_count=poll_count)
+            .filter(Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True))
+            .update(next_poll_at=_redispatch_at(now))
+        )
+        if claimed:
+            queue.enqueue("playground.tasks.poll_generation", pk, poll_count)
+            count += 1
+    return count

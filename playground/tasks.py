@@ -1,0 +1,209 @@
+"""django-q2 task functions. Each takes an id, re-reads the row and acts only
+if the row says the work is still its to do.
+
+django-q2 delivers at least once: the same task can run twice, or after a
+worker was killed. Claims (playground/lifecycle.py) make the second run a
+no-op, and a generation already submitted upstream is only ever polled,
+never submitted again.
+"""
+
+import logging
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from playground import lifecycle, moderation, providers, results
+from playground.models import Generation
+from playground.outbound import FetchError, UnsafeURL
+from playground.providers.base import Failed, PollError, Running, SubmitRefused, Succeeded
+from playground.providers.local import LeaseLost
+
+log = logging.getLogger(__name__)
+
+# The first marker an upstream reference gets, written before the submit
+# request goes out: a worker that dies before learning the real reference
+# leaves this behind, and the generation fails as ambiguous instead of being
+# submitted (and paid) twice.
+SUBMITTING = "submitting:"
+# Progress is written at most this often while rendering.
+HEARTBEAT_SECONDS = 1.0
+
+
+def run_generation(generation_id: int) -> None:
+    worker = lifecycle.worker_name()
+    generation = lifecycle.claim(generation_id, worker)
+    if generation is None:
+        return
+    try:
+        with lifecycle.keep_lease(generation.pk, worker):
+            _run(generation, worker)
+    except LeaseLost:
+        log.warning("lost the lease on %s; another worker has it", generation.task_id)
+    except Exception as exc:
+        log.exception("generation %s crashed", generation.task_id)
+        lifecycle.fail(
+            generation.pk, lifecycle.INTERNAL_ERROR, f"Internal error: {exc}", worker=worker
+        )
+
+
+def _run(generation: Generation, worker: str) -> None:
+    term = moderation.blocked_term(
+        generation.prompt, str(generation.input.get("negative_prompt", ""))
+    )
+    if term is not None:
+        lifecycle.fail(
+            generation.pk,
+            lifecycle.CONTENT_VIOLATION,
+            f"The prompt contains a blocked term ({term!r}).",
+            worker=worker,
+        )
+        return
+
+    progress = _progress_reporter(generation.pk, worker)
+    refusals = []
+    with tempfile.TemporaryDirectory(prefix="reelgate-") as tmp:
+        workdir = Path(tmp)
+        for row in providers.route(generation.model_id):
+            provider = providers.for_row(row)
+            if provider.asynchronous and not _mark_submitting(generation, worker, row):
+                return
+            try:
+                outcome = provider.start(generation, workdir, progress)
+            except SubmitRefused as exc:
+                refusals.append(f"{row.name}: {exc}")
+                _clear_submitting(generation, worker)
+                continue
+            _settle(generation, worker, row, outcome, workdir)
+            return
+    message = "; ".join(refusals) or "No provider serves this model."
+    lifecycle.fail(generation.pk, lifecycle.UPSTREAM_ERROR, message, worker=worker)
+
+
+def _mark_submitting(generation: Generation, worker: str, row) -> bool:
+    kept = Generation.objects.filter(
+        pk=generation.pk, state=Generation.GENERATING, lease_holder=worker
+    ).update(provider=row, upstream_ref=SUBMITTING + row.name[:150])
+    return bool(kept)
+
+
+def _clear_submitting(generation: Generation, worker: str) -> None:
+    Generation.objects.filter(pk=generation.pk, lease_holder=worker).update(upstream_ref="")
+
+
+def _progress_reporter(generation_id: int, worker: str):
+    last = {"at": 0.0, "percent": -1}
+
+    def report(percent: int) -> bool:
+        now = time.monotonic()
+        if now - last["at"] < HEARTBEAT_SECONDS and percent < 100:
+            return True
+        last.update(at=now, percent=percent)
+        return lifecycle.heartbeat(generation_id, worker, percent)
+
+    return report
+
+
+def _settle(generation: Generation, worker: str, row, outcome, workdir: Path) -> None:
+    """Act on a provider's outcome: store and charge, hand upstream, or fail."""
+    if isinstance(outcome, Succeeded):
+        try:
+            fields = results.store(generation, outcome, workdir)
+        # UnsafeURL too (a result URL redirecting to ftp:// or to a URL with
+        # credentials): left to propagate, it crashed the poll task, and the
+        # sweeper polled and crashed again until the deadline.
+        except (results.ResultError, FetchError, UnsafeURL) as exc:
+            lifecycle.fail(
+                generation.pk,
+                lifecycle.UPSTREAM_ERROR,
+                f"The result could not be stored: {exc}",
+                worker=worker,
+            )
+            return
+        lifecycle.succeed(generation.pk, worker, provider_id=row.pk, **fields)
+    elif isinstance(outcome, Running):
+        delay = outcome.retry_after or settings.POLL_FIRST_SECONDS
+        lifecycle.handed_upstream(generation.pk, worker, row.pk, outcome.reference, _in(delay))
+    elif isinstance(outcome, Failed):
+        lifecycle.fail(generation.pk, outcome.code, outcome.message, worker=worker)
+
+
+def poll_generation(generation_id: int, poll_count: int) -> None:
+    worker = lifecycle.worker_name()
+    generation = lifecycle.claim_poll(generation_id, worker, poll_count)
+    if generation is None:
+        return
+    if generation.upstream_ref.startswith(SUBMITTING):
+        lifecycle.fail(
+            generation.pk,
+            lifecycle.UPSTREAM_AMBIGUOUS,
+            "The worker stopped while submitting upstream; the upstream may have "
+            "accepted the task. It was not resubmitted, to avoid paying twice.",
+            worker=worker,
+        )
+        return
+    try:
+        with lifecycle.keep_lease(generation.pk, worker):
+            _poll(generation, worker)
+    except Exception as exc:
+        # Without this the sweeper would dispatch the same crashing poll
+        # again and again until the deadline.
+        log.exception("polling %s crashed", generation.task_id)
+        lifecycle.fail(
+            generation.pk,
+            lifecycle.INTERNAL_ERROR,
+            f"Internal error while polling upstream task {generation.upstream_ref}: {exc}",
+            worker=worker,
+        )
+
+
+def _poll(generation: Generation, worker: str) -> None:
+    provider = providers.for_row(generation.provider)
+    try:
+        outcome = provider.poll(generation)
+    except PollError as exc:
+        if generation.poll_errors + 1 >= settings.POLL_ERROR_BUDGET:
+            lifecycle.fail(
+                generation.pk,
+                lifecycle.UPSTREAM_ERROR,
+                f"The upstream could not be reached {generation.poll_errors + 1} times in a "
+                f"row (last: {exc}). Upstream task {generation.upstream_ref}.",
+                worker=worker,
+            )
+        else:
+            delay = exc.retry_after or _backoff(generation.poll_errors + 1)
+            lifecycle.schedule_poll(generation.pk, worker, _in(delay), error=True)
+        return
+    if isinstance(outcome, Running):
+        progress = outcome.progress if outcome.progress is not None else _estimate(generation)
+        delay = outcome.retry_after or _backoff(generation.poll_count + 1)
+        lifecycle.schedule_poll(generation.pk, worker, _in(delay), progress=progress)
+        return
+    with tempfile.TemporaryDirectory(prefix="reelgate-") as tmp:
+        _settle(generation, worker, generation.provider, outcome, Path(tmp))
+
+
+def _backoff(n: int) -> float:
+    return min(settings.POLL_MAX_SECONDS, 2 ** min(n, 10))
+
+
+def _estimate(generation: Generation) -> int:
+    """Progress from elapsed time when the upstream gives no figure.
+
+    Approaches 95 % as the generation nears its deadline, never reaching it,
+    so the bar keeps moving without promising completion.
+    """
+    if not generation.started_at or not generation.deadline_at:
+        return generation.progress
+    total = (generation.deadline_at - generation.started_at).total_seconds()
+    elapsed = (timezone.now() - generation.started_at).total_seconds()
+    # Most upstream jobs finish in a fraction of their deadline; assume a third.
+    fraction = min(1.0, elapsed / max(1.0, total / 3))
+    return max(generation.progress, int(95 * (1 - (1 - fraction) ** 2)))
+
+
+def _in(seconds: float):
+    return timezone.now() + timedelta(seconds=seconds)

@@ -1,0 +1,88 @@
+"""Real Reelgate processes for tests: a django-q2 cluster and the sweeper.
+
+They run `manage.py` in subprocesses against the test database, so what
+they do goes through the same code, database and queue as production.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url() -> str:
+    """The URL of the test database this session created."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def process_env(**overrides: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url(),
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        SECRET_KEY=settings.SECRET_KEY,
+        ALLOW_PRIVATE_URLS="1" if settings.ALLOW_PRIVATE_URLS else "0",
+        GENERATION_LEASE_SECONDS=str(settings.GENERATION_LEASE_SECONDS),
+        REDISPATCH_SECONDS=str(settings.REDISPATCH_SECONDS),
+        POLL_FIRST_SECONDS=str(settings.POLL_FIRST_SECONDS),
+        POLL_MAX_SECONDS=str(settings.POLL_MAX_SECONDS),
+        SWEEP_SECONDS="1",
+        Q_WORKERS="2",
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(overrides)
+    return env
+
+
+class ManagedProcess:
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path):
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.popen = subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, stopped as one
+        )
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.popen.poll() is None:
+            # The main process only: django-q2's sentinel stops its own
+            # children in order, which a signal to the whole group disrupts.
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+        self._log.close()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.1, message: str = ""):
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message or predicate}")
+        time.sleep(interval)
