@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from fractions import Fraction
@@ -219,6 +220,51 @@ def test_it_draws_the_same_frames_for_the_same_prompt_and_seed(tmp_path):
     assert _frame_hashes(a, frames) == _frame_hashes(b, frames)
     assert set(_frame_hashes(a, frames)).isdisjoint(_frame_hashes(other_prompt, frames))
     assert set(_frame_hashes(a, frames)).isdisjoint(_frame_hashes(other_seed, frames))
+
+
+def test_it_writes_the_same_file_whatever_ran_before(tmp_path):
+    # Another render in between (other size, prompt and audio) leaves the heap
+    # in a different state; nothing of it may reach the second file.
+    first = render(_request(seed=7), tmp_path / "a1").video_path
+    render(_request((1280, 720), 0.5, seed=3, prompt="A blue whale", audio=True), tmp_path / "b")
+    again = render(_request(seed=7), tmp_path / "a2").video_path
+    assert first.read_bytes() == again.read_bytes()
+
+
+_SAME_FILE_CHILD = """
+import hashlib, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from localrender import RenderRequest, render
+request = RenderRequest(854, 480, 1.0, sys.argv[3], seed=7, audio=True)
+result = render(request, Path(sys.argv[2]))
+print(hashlib.sha256(result.video_path.read_bytes()).hexdigest())
+"""
+
+
+def test_it_writes_the_same_file_whatever_memory_it_is_given(tmp_path):
+    # glibc fills every new allocation with MALLOC_PERTURB_'s byte: a render
+    # that reads memory nobody wrote (its own code or the encoder's) gives a
+    # different file for each byte. Elsewhere the variable does nothing.
+    digests = set()
+    for fill in ("85", "170"):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _SAME_FILE_CHILD,
+                str(ROOT / "playground" / "providers"),
+                str(tmp_path / fill),
+                PROMPT,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+            env={**os.environ, "MALLOC_PERTURB_": fill},
+        )
+        digests.add(done.stdout.strip().splitlines()[-1])
+    assert len(digests) == 1
 
 
 def test_it_moves(tmp_path):
