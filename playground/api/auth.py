@@ -1,0 +1,83 @@
+"""The one decorator every API view wears.
+
+It authenticates the Bearer key (request.api_key, request.user), enforces
+maintenance mode and the per-key request rate, and turns every error —
+ours, the core's, or an unexpected one — into the contract's own error
+envelope. Views only parse, call the core and render.
+"""
+
+import json
+import logging
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from accounts import apikeys
+from playground.api import limits
+from playground.api.errors import ApiError, from_domain
+
+log = logging.getLogger(__name__)
+
+ErrorRenderer = Callable[[ApiError], HttpResponse]
+
+
+def bearer_key(request: HttpRequest) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() in {"bearer", "token"}:
+        return token.strip()
+    return ""
+
+
+def api_view(*, methods: tuple[str, ...], render_error: ErrorRenderer, input_prefix: str = ""):
+    def decorator(view):
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            try:
+                if settings.MAINTENANCE_MODE:
+                    raise ApiError(455, "The service is under maintenance. Try again later.")
+                if request.method not in methods:
+                    raise ApiError(405, f"Use {' or '.join(methods)} for this endpoint.")
+                api_key = apikeys.authenticate(bearer_key(request))
+                if api_key is None:
+                    raise ApiError(
+                        401,
+                        "Missing or invalid API key. Send it as 'Authorization: Bearer <key>'.",
+                        code="invalid_api_key",
+                    )
+                request.api_key = api_key
+                request.user = api_key.user
+                limits.count_request(api_key)
+                return view(request, *args, **kwargs)
+            except Exception as exc:
+                error = from_domain(exc, input_prefix=input_prefix)
+                if error is None:
+                    log.exception("API error in %s", request.path)
+                    error = ApiError(500, "Internal server error.", code="server_error")
+                response = render_error(error)
+                if error.status == 405:
+                    response["Allow"] = ", ".join(methods)
+                if error.retry_after:
+                    response["Retry-After"] = str(error.retry_after)
+                return response
+
+        return wrapper
+
+    return decorator
+
+
+def read_json(request: HttpRequest) -> dict:
+    """The request body as a JSON object, or a 400 that says what is wrong."""
+    if not request.body:
+        raise ApiError(400, "The request body is empty; send a JSON object.")
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"Malformed JSON in the request body: {exc}.") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request body must be a JSON object.")
+    return body

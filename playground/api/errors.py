@@ -1,0 +1,73 @@
+"""API errors. Each contract renders them in its own envelope."""
+
+from accounts.ledger import InsufficientCredits
+from playground.catalog import UnknownModel, ValidationFailed
+from playground.services import IdempotencyConflict, ModelUnavailable
+
+
+class ApiError(Exception):
+    """An answer other than success: HTTP status, a message for a person,
+    optional field errors and a machine code for contracts that have one."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        errors: dict[str, list[str]] | None = None,
+        code: str | None = None,
+        retry_after: int | None = None,
+        param: str | None = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+        self.code = code
+        self.retry_after = retry_after
+        self.param = param
+
+
+def field_errors(errors: dict[str, list[str]], prefix: str = "") -> ApiError:
+    summary = "; ".join(f"{prefix}{field}: {' '.join(msgs)}" for field, msgs in errors.items())
+    named = {f"{prefix}{field}": msgs for field, msgs in errors.items()}
+    first = next(iter(named), None)
+    return ApiError(422, summary, errors=named, code="invalid_request", param=first)
+
+
+def from_domain(exc: Exception, *, input_prefix: str = "") -> ApiError | None:
+    """The API error for a domain exception raised by the core, or None."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, UnknownModel):
+        return field_errors(exc.errors)
+    if isinstance(exc, ValidationFailed):
+        return field_errors(exc.errors, input_prefix)
+    if isinstance(exc, InsufficientCredits):
+        return ApiError(
+            402,
+            f"Insufficient credits: {exc.required} needed, {exc.available} available.",
+            code="insufficient_quota",
+        )
+    if isinstance(exc, ModelUnavailable):
+        return ApiError(505, str(exc), code="model_unavailable")
+    if isinstance(exc, IdempotencyConflict):
+        return ApiError(422, str(exc), code="idempotency_key_reused", param="Idempotency-Key")
+    return None
+
+
+def not_found(request, exception=None):
+    """404 for URLs no route matches: JSON under the API prefixes, HTML elsewhere.
+
+    API clients parse every answer as JSON; Django's HTML page would break them.
+    """
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    message = f"No endpoint at {request.path}."
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": 404, "msg": message, "data": None}, status=404)
+    if request.path.startswith("/v1/"):
+        error = {"message": message, "type": "invalid_request_error", "param": None, "code": None}
+        return JsonResponse({"error": error, "detail": message}, status=404)
+    return page_not_found(request, exception)

@@ -1,0 +1,81 @@
+"""Per-key limits: requests per minute (cache) and unfinished tasks (database).
+
+The request counter is soft, as rate limits may be: a fixed one-minute
+window in the cache, shared by every server process through Redis when
+REDIS_URL is set. The unfinished-task count comes from the database, which
+knows it exactly.
+"""
+
+import os
+import time
+
+import redis
+from django.conf import settings
+from django.core.cache import cache
+
+from playground.api.errors import ApiError
+from playground.models import Generation
+
+# A window's counter outlives its minute a little, then expires.
+WINDOW_TTL = 120
+_client: tuple[int, redis.Redis] | None = None
+
+
+def count_request(api_key) -> None:
+    now = time.time()
+    window = int(now // 60)
+    used = _count(f"api-rate:{api_key.pk}:{window}")
+    if used > settings.API_REQUESTS_PER_MINUTE:
+        retry_after = max(1, int(60 - now % 60))
+        raise ApiError(
+            429,
+            f"Rate limit exceeded: {settings.API_REQUESTS_PER_MINUTE} requests per minute "
+            f"for this API key. Retry in {retry_after} s.",
+            code="rate_limit_exceeded",
+            retry_after=retry_after,
+        )
+
+
+def _count(key: str) -> int:
+    """Count one more request in the window's counter; the new count.
+
+    Every API call pays for this, so on Redis it is one round trip: INCR and
+    EXPIRE pipelined, on one client per process. Django's cache API takes
+    three (add, then incr's EXISTS and INCR) and builds a Redis client for
+    each call (bench/README.md).
+    """
+    client = _redis()
+    if client is None:
+        # add() is atomic and a no-op when the key exists; incr() is atomic too.
+        cache.add(key, 0, timeout=WINDOW_TTL)
+        try:
+            return cache.incr(key)
+        except ValueError:  # evicted between add and incr: start the window again
+            cache.set(key, 1, timeout=WINDOW_TTL)
+            return 1
+    name = cache.make_key(key)  # the cache's own key, prefix and all
+    pipe = client.pipeline(transaction=False)
+    pipe.incr(name)
+    pipe.expire(name, WINDOW_TTL)
+    return pipe.execute()[0]
+
+
+def _redis() -> redis.Redis | None:
+    global _client
+    if not settings.REDIS_URL:
+        return None
+    if _client is None or _client[0] != os.getpid():  # a forked process makes its own
+        _client = (os.getpid(), redis.Redis.from_url(settings.REDIS_URL))
+    return _client[1]
+
+
+def check_unfinished(api_key) -> None:
+    unfinished = Generation.objects.filter(api_key=api_key, state__in=Generation.UNFINISHED).count()
+    if unfinished >= settings.API_MAX_UNFINISHED_TASKS:
+        raise ApiError(
+            429,
+            f"Too many unfinished tasks: {unfinished} of {settings.API_MAX_UNFINISHED_TASKS} "
+            "allowed for this API key. Wait for some to finish.",
+            code="too_many_tasks",
+            retry_after=5,
+        )

@@ -1,0 +1,94 @@
+"""Code that calls the jobs contract, printed on the docs pages and in the
+playground. Each snippet runs as printed, with the key in REELGATE_API_KEY."""
+
+import json
+import pprint
+
+KEY_VARIABLE = "REELGATE_API_KEY"
+
+
+def _body(model: str, input: dict) -> str:
+    return json.dumps({"model": model, "input": input}, indent=2, ensure_ascii=False)
+
+
+def _python_body(model: str, input: dict) -> str:
+    # A Python literal, not JSON: True/False/None where JSON has true/false/null.
+    return pprint.pformat({"model": model, "input": input}, sort_dicts=False, width=88)
+
+
+def curl(base_url: str, model: str, input: dict) -> str:
+    body = _body(model, input).replace("'", "'\\''")  # safe inside single quotes
+    return (
+        f'curl -X POST "{base_url}/api/v1/jobs/createTask" \\\n'
+        f'  -H "Authorization: Bearer ${KEY_VARIABLE}" \\\n'
+        '  -H "Content-Type: application/json" \\\n'
+        f"  -d '{body}'\n"
+        "\n"
+        "# Then poll with the taskId it returned until state is success or fail:\n"
+        f'curl "{base_url}/api/v1/jobs/recordInfo?taskId=TASK_ID" \\\n'
+        f'  -H "Authorization: Bearer ${KEY_VARIABLE}"\n'
+    )
+
+
+def python(base_url: str, model: str, input: dict) -> str:
+    return f'''import json
+import os
+import time
+
+import httpx
+
+api = httpx.Client(
+    base_url="{base_url}",
+    headers={{"Authorization": "Bearer " + os.environ["{KEY_VARIABLE}"]}},
+    timeout=30,
+)
+body = {_python_body(model, input)}
+created = api.post("/api/v1/jobs/createTask", json=body).json()
+if created["code"] != 200:
+    raise SystemExit(created["msg"])
+task_id = created["data"]["taskId"]
+
+while True:
+    task = api.get("/api/v1/jobs/recordInfo", params={{"taskId": task_id}}).json()["data"]
+    if task["state"] in ("success", "fail"):
+        break
+    time.sleep(2)
+
+if task["state"] == "success":
+    print(json.loads(task["resultJson"])["resultUrls"][0])
+else:
+    print("failed:", task["failCode"], task["failMsg"])
+'''
+
+
+def javascript(base_url: str, model: str, input: dict) -> str:
+    return f"""// Node 18+ (save as .mjs) or a browser console on this site.
+const base = "{base_url}";
+const headers = {{
+  Authorization: `Bearer ${{process.env.{KEY_VARIABLE}}}`,
+  "Content-Type": "application/json",
+}};
+const body = {_body(model, input)};
+
+const created = await (
+  await fetch(`${{base}}/api/v1/jobs/createTask`, {{ method: "POST", headers, body: JSON.stringify(body) }})
+).json();
+if (created.code !== 200) throw new Error(created.msg);
+const taskId = created.data.taskId;
+
+let task;
+do {{
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  task = (await (await fetch(`${{base}}/api/v1/jobs/recordInfo?taskId=${{taskId}}`, {{ headers }})).json()).data;
+}} while (task.state !== "success" && task.state !== "fail");
+
+console.log(task.state === "success" ? JSON.parse(task.resultJson).resultUrls[0] : `failed: ${{task.failMsg}}`);
+"""
+
+
+def all_snippets(base_url: str, model: str, input: dict) -> dict[str, str]:
+    return {
+        "curl": curl(base_url, model, input),
+        "python": python(base_url, model, input),
+        "javascript": javascript(base_url, model, input),
+    }

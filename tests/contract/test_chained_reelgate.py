@@ -1,0 +1,138 @@
+"""A second Reelgate process as the upstream provider of the first, once per
+contract: the adapters speak to the real thing, not only to fakes."""
+
+import json
+import socket
+import subprocess
+import sys
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from accounts.models import CreditAccount
+from playground import services
+from playground.models import Generation, Provider
+from tests.processes import ROOT, ManagedProcess, process_env, wait_for
+
+PROMPT = "A glass of water on a windowsill, morning light"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def manage(env: dict, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def upstream_reelgate(tmp_path_factory, worker_processes):
+    """Another install: its own SQLite database, media, queue, user and key."""
+    home = tmp_path_factory.mktemp("upstream-reelgate")
+    port = free_port()
+    env = process_env(
+        DATABASE_URL=f"sqlite:///{home / 'db.sqlite3'}",
+        MEDIA_ROOT=str(home / "media"),
+        KEY_PREFIX=f"upstream-{port}",
+        ALLOW_PRIVATE_URLS="1",
+        MODERATION_BLOCKED_TERMS="upstreamblocked",
+        DJANGO_SUPERUSER_PASSWORD="upstream-password",
+    )
+    manage(env, "migrate", "--noinput")
+    manage(env, "createsuperuser", "--noinput", "--username", "gateway", "--email", "g@example.com")
+    manage(env, "credits", "grant", "gateway", "10000")
+    key = manage(env, "apikey", "create", "gateway").strip().splitlines()[-1]
+    processes = [
+        ManagedProcess("upstream-web", ["runserver", "--noreload", f"127.0.0.1:{port}"], env, home),
+        ManagedProcess("upstream-qcluster", ["qcluster"], env, home),
+        ManagedProcess("upstream-sweeper", ["sweeper"], env, home),
+    ]
+    url = f"http://127.0.0.1:{port}"
+
+    def answers():
+        try:
+            return httpx.get(url + "/api/openapi.json", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(answers, timeout=60, interval=0.3, message="the upstream Reelgate to start")
+    yield url, key
+    for process in processes:
+        process.stop()
+
+
+@pytest.fixture
+def chained(upstream_reelgate, worker, local_renderer):
+    url, key = upstream_reelgate
+
+    def provider(kind: str) -> Provider:
+        # The local renderer stays as the fallback; the upstream goes first.
+        return Provider.objects.create(
+            name=f"upstream {kind}", kind=kind, base_url=url, api_key=key, priority=1
+        )
+
+    return provider
+
+
+def finished(generation: Generation, timeout: float = 90) -> Generation:
+    def done():
+        generation.refresh_from_db()
+        return generation.is_finished
+
+    wait_for(done, timeout=timeout, message=f"{generation.task_id} to finish")
+    return generation
+
+
+CASES = [
+    (Provider.JOBS, "kling/v2-1", {"resolution": "480p"}),
+    (
+        Provider.VIDEO_GENERATIONS,
+        "kling-v2-6",
+        {"mode": "std", "duration": "5", "aspect_ratio": "1:1"},
+    ),
+    (Provider.GENERATE_TASK, "kling-2-1", {"mode": "master-text-to-video", "duration": "5"}),
+]
+
+
+@pytest.mark.parametrize(("kind", "model", "input"), CASES, ids=[c[0] for c in CASES])
+def test_a_second_reelgate_makes_the_video(chained, alice, kind, model, input):
+    provider = chained(kind)
+    generation = services.submit(user=alice, model=model, input={"prompt": PROMPT, **input})
+    finished(generation)
+    assert generation.state == Generation.SUCCESS, generation.fail_msg
+    assert generation.provider == provider
+    assert generation.upstream_ref.startswith("gen_")  # the upstream's own task id
+    assert generation.width and generation.height and generation.size_bytes > 0
+    account = CreditAccount.objects.get(user=alice)
+    assert account.balance == Decimal("500.00") - generation.quoted_credits
+    assert generation.charged_credits == generation.quoted_credits
+
+
+@pytest.mark.parametrize(("kind", "model", "input"), CASES, ids=[c[0] for c in CASES])
+def test_an_upstream_failure_keeps_its_reason_and_charges_nothing(
+    chained, alice, kind, model, input
+):
+    chained(kind)
+    generation = services.submit(
+        user=alice,
+        model=model,
+        input={"prompt": f"an upstreamblocked scene {json.dumps(kind)}", **input},
+    )
+    finished(generation)
+    assert generation.state == Generation.FAIL
+    assert generation.fail_code == "CONTENT_VIOLATION"
+    assert "upstreamblocked" in generation.fail_msg
+    account = CreditAccount.objects.get(user=alice)
+    assert (account.balance, account.held) == (Decimal("500.00"), Decimal("0.00"))
