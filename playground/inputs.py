@@ -13,8 +13,6 @@ from django.core.files.storage import default_storage
 
 from playground.outbound import FetchError, UnsafeURL, fetch_to_file, sniff_type
 
-MAX_IMAGE_BYTES = 10 * 1024 * 1024
-MAX_VIDEO_BYTES = 100 * 1024 * 1024
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
 
@@ -41,14 +39,11 @@ def own_media_name(url: str) -> str | None:
 
 def localize(url: str, dest: Path, *, kind: str) -> Path:
     """Copy the input at `url` to `dest`; `kind` is "image" or "video"."""
-    allowed, limit = (
-        (IMAGE_TYPES, MAX_IMAGE_BYTES)
-        if kind == "image"
-        else (
-            VIDEO_TYPES,
-            MAX_VIDEO_BYTES,
-        )
-    )
+    # The same limits as uploads, so whatever could be uploaded can be used.
+    if kind == "image":
+        allowed, limit = IMAGE_TYPES, settings.UPLOAD_MAX_IMAGE_MB * 1024 * 1024
+    else:
+        allowed, limit = VIDEO_TYPES, settings.UPLOAD_MAX_VIDEO_MB * 1024 * 1024
     name = own_media_name(url)
     if name is not None:
         return _copy_from_storage(name, dest, allowed, limit, url)

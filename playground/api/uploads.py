@@ -1,0 +1,239 @@
+"""The three Kie-style upload endpoints: multipart stream, base64 JSON, and a URL to fetch.
+
+Each answers with the same `data`: the fields of both shapes Kie documents
+for its upload results. The returned `fileUrl` goes straight into createTask
+as `image_url`, `image_urls` or `motion_video`. `uploadPath` is accepted for
+compatibility and ignored: every upload is stored under an unguessable path.
+"""
+
+import base64
+import binascii
+import json
+import tempfile
+from datetime import UTC
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.files.storage import default_storage
+from django.http import HttpRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+
+from playground import outbound, uploads
+from playground.api.auth import read_json
+from playground.api.common import request_base_url
+from playground.api.errors import ApiError, field_errors
+from playground.api.jobs import envelope, kie_api, optional_string
+from playground.models import Upload
+
+# Room for the multipart boundaries and the small text fields beside the file.
+MULTIPART_OVERHEAD = 1024 * 1024
+# Room for `data:<mime>;base64,`, fileName, uploadPath and the JSON around them.
+JSON_OVERHEAD = 64 * 1024
+# Decoded in slices of this many base64 characters (a multiple of 4).
+BASE64_SLICE = 4 * 16 * 1024
+# A URL upload may take this long in all, however slowly the server sends.
+FETCH_TOTAL_SECONDS = 120
+
+
+def iso(moment) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def file_url(upload: Upload, request: HttpRequest) -> str:
+    url = default_storage.url(upload.storage_name)
+    if url.startswith(("http://", "https://")):
+        return url  # object storage hands out absolute URLs
+    return (settings.PUBLIC_BASE_URL or request_base_url(request)) + url
+
+
+def upload_data(upload: Upload, request: HttpRequest) -> dict:
+    url = file_url(upload, request)
+    return {
+        "fileId": upload.file_id,
+        "fileName": upload.file_name,
+        "originalName": upload.original_name,
+        "filePath": upload.storage_name,
+        "fileUrl": url,
+        "downloadUrl": url,
+        "fileSize": upload.size_bytes,
+        "mimeType": upload.mime_type,
+        "uploadedAt": iso(upload.created_at),
+        "expiresAt": iso(upload.expires_at),
+    }
+
+
+def store(request: HttpRequest, field: str, source, original_name: str) -> JsonResponse:
+    try:
+        upload = uploads.store_upload(request.user, source, original_name=original_name)
+    except uploads.UploadRefused as exc:
+        raise field_errors({field: [str(exc)]}) from None
+    return envelope(upload_data(upload, request))
+
+
+def declared_length(request: HttpRequest) -> int:
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        raise ApiError(400, "The Content-Length header is not a number.") from None
+
+
+def refuse_oversized(request: HttpRequest, field: str, limit: int, overhead: int) -> None:
+    """Refuse a body whose declared length alone is over the limit, before reading any of it."""
+    if declared_length(request) > limit + overhead:
+        message = f"The file is too large: uploads may be at most {outbound.human_size(limit)}."
+        raise field_errors({field: [message]})
+
+
+def text_fields(data, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: optional_string(data, name) for name in names}
+
+
+@kie_api("POST")
+def file_stream_upload(request: HttpRequest) -> JsonResponse:
+    """multipart/form-data: `file`, optional `fileName` and `uploadPath`."""
+    if request.content_type != "multipart/form-data":
+        raise ApiError(
+            400, "Send the file as multipart/form-data, in the field 'file'.", param="file"
+        )
+    refuse_oversized(request, "file", uploads.largest_limit(), MULTIPART_OVERHEAD)
+    handler = uploads.LimitedUploadHandler(request, field="file")
+    request.upload_handlers = [handler]
+    try:
+        files, post = request.FILES, request.POST
+    except (MultiPartParserError, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent) as exc:
+        raise ApiError(400, f"The multipart body could not be read: {exc}") from None
+    if handler.refused is not None:
+        raise field_errors({"file": [str(handler.refused)]})
+    uploaded = files.get("file")
+    if uploaded is None:
+        if post.get("file"):
+            raise field_errors({"file": ["Send a file here, not text."]})
+        raise field_errors({"file": ["This field is required."]})
+    names = text_fields(post, ("fileName", "uploadPath"))
+    try:
+        return store(request, "file", uploaded, names["fileName"] or uploaded.name)
+    finally:
+        uploaded.close()  # deletes the temporary file
+
+
+def read_json_up_to(request: HttpRequest, max_bytes: int) -> dict:
+    """The JSON object in the body, refusing bodies over `max_bytes` without reading on.
+
+    Not `read_json`: `request.body` is capped by DATA_UPLOAD_MAX_MEMORY_SIZE
+    (2.5 MB), too small for a base64 image, so the stream is read directly
+    within our own bound.
+    """
+    raw = request.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise field_errors({"base64Data": [too_large_for_base64()]})
+    if not raw:
+        raise ApiError(400, "The request body is empty; send a JSON object.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"Malformed JSON in the request body: {exc}.") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request body must be a JSON object.")
+    return body
+
+
+def too_large_for_base64() -> str:
+    return (
+        f"The file is too large: base64 uploads may be at most {settings.UPLOAD_MAX_IMAGE_MB} MB; "
+        "send larger videos with /api/file-stream-upload or /api/file-url-upload."
+    )
+
+
+def base64_payload(value) -> str:
+    """The base64 characters of a bare string or a `data:<mime>;base64,` URI, padded."""
+    if not isinstance(value, str) or not value.strip():
+        raise field_errors({"base64Data": ["This field is required."]})
+    text = value.strip()
+    if text[:5].lower() == "data:":
+        header, comma, text = text.partition(",")
+        if not comma or not header.lower().endswith(";base64"):
+            raise ApiError(
+                400,
+                "base64Data is a data: URI but not a base64 one; "
+                "expected data:<mime type>;base64,<data>.",
+                param="base64Data",
+            )
+    if any(ch.isspace() for ch in text):
+        text = "".join(text.split())  # line-wrapped base64 (MIME, PEM style)
+    # Accept the URL-safe alphabet and missing padding, as lenient decoders do.
+    text = text.translate(str.maketrans("-_", "+/")).rstrip("=")
+    if "=" in text or len(text) % 4 == 1:
+        raise ApiError(
+            400, "base64Data is not valid base64: padding or length is wrong.", param="base64Data"
+        )
+    return text + "=" * (-len(text) % 4)
+
+
+def decoded_slices(text: str):
+    for start in range(0, len(text), BASE64_SLICE):
+        try:
+            yield base64.b64decode(text[start : start + BASE64_SLICE], validate=True)
+        except (binascii.Error, ValueError) as exc:
+            # ValueError: characters outside ASCII, which b64decode refuses
+            # before it looks at the alphabet.
+            raise ApiError(
+                400,
+                f"base64Data is not valid base64 (near character {start}): {exc}.",
+                param="base64Data",
+            ) from None
+
+
+@kie_api("POST")
+def file_base64_upload(request: HttpRequest) -> JsonResponse:
+    """JSON `{base64Data, fileName?, uploadPath?}`; base64Data bare or as a data: URI."""
+    # The JSON body is held in memory, so base64 uploads stop at the image limit.
+    limit = settings.UPLOAD_MAX_IMAGE_MB * 1024 * 1024
+    max_body = (limit + 2) // 3 * 4 + JSON_OVERHEAD
+    if declared_length(request) > max_body:
+        raise field_errors({"base64Data": [too_large_for_base64()]})
+    body = read_json_up_to(request, max_body)
+    names = text_fields(body, ("fileName", "uploadPath"))
+    text = base64_payload(body.get("base64Data"))
+    if len(text) // 4 * 3 - text.count("=") > limit:
+        raise field_errors({"base64Data": [too_large_for_base64()]})
+    try:
+        with uploads.spooled(decoded_slices(text)) as path:
+            return store(request, "base64Data", path, names["fileName"])
+    except uploads.UploadRefused as exc:
+        raise field_errors({"base64Data": [str(exc)]}) from None
+
+
+def name_in_url(url: str) -> str:
+    try:
+        return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    except ValueError:
+        return ""
+
+
+@kie_api("POST")
+def file_url_upload(request: HttpRequest) -> JsonResponse:
+    """JSON `{fileUrl, fileName?, uploadPath?}`: we fetch the file, behind the SSRF guard."""
+    body = read_json(request)
+    names = text_fields(body, ("fileName", "uploadPath"))
+    url = body.get("fileUrl")
+    if not isinstance(url, str) or not url.strip():
+        raise field_errors({"fileUrl": ["This field is required."]})
+    url = url.strip()
+    types = frozenset(uploads.limits())
+    temp_root = uploads.temp_dir()
+    with tempfile.TemporaryDirectory(dir=temp_root, prefix="reelgate-fetch-") as folder:
+        try:
+            fetched = outbound.fetch_to_file(
+                url,
+                Path(folder) / "body",
+                max_bytes=uploads.largest_limit(),
+                allowed_types=types,
+                total_timeout=FETCH_TOTAL_SECONDS,
+            )
+        except outbound.UnsafeURL as exc:
+            raise field_errors({"fileUrl": [str(exc)]}) from None
+        except outbound.FetchError as exc:
+            raise ApiError(400, f"Could not fetch fileUrl: {exc}", param="fileUrl") from None
+        return store(request, "fileUrl", fetched.path, names["fileName"] or name_in_url(url))
