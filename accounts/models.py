@@ -1,3 +1,5 @@
+import base64
+import secrets
 from decimal import Decimal
 
 from django.conf import settings
@@ -20,16 +22,44 @@ class Team(models.Model):
         return self.name
 
 
+def new_webhook_secret() -> str:
+    """A signing secret in the Standard Webhooks format: whsec_ + base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
 class Profile(models.Model):
-    """A user's membership of exactly one team."""
+    """A user's membership of exactly one team, and their webhook signing secret."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
     )
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="members")
+    # Signs the user's task callbacks and webhook events. Kept in the clear:
+    # the user must be able to see it again, and signing needs it. Made on
+    # first use; not editable, so no form or admin page shows it.
+    webhook_secret = models.CharField(max_length=100, blank=True, editable=False)
 
     def __str__(self) -> str:
         return f"{self.user} in {self.team}"
+
+    def signing_secret(self) -> str:
+        """The user's webhook signing secret, created on first use."""
+        if not self.webhook_secret:
+            # Two first uses at once (two deliveries) must agree on one secret:
+            # only the first write lands, and both read back the winner.
+            Profile.objects.filter(pk=self.pk, webhook_secret="").update(
+                webhook_secret=new_webhook_secret()
+            )
+            self.webhook_secret = Profile.objects.values_list("webhook_secret", flat=True).get(
+                pk=self.pk
+            )
+        return self.webhook_secret
+
+    def rotate_signing_secret(self) -> str:
+        """Replace the secret; every request signed from now on uses the new one."""
+        self.webhook_secret = new_webhook_secret()
+        Profile.objects.filter(pk=self.pk).update(webhook_secret=self.webhook_secret)
+        return self.webhook_secret
 
 
 class ApiKey(models.Model):
