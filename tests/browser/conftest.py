@@ -1,0 +1,91 @@
+"""Playwright against the system Chromium, one live server, real workers.
+
+Never `playwright install`: the browser is Debian's `chromium` package
+(.ci/run installs it). Without it these tests skip, and the run ends with a
+loud warning saying so.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+HERE = Path(__file__).resolve().parent
+# Screenshots of each page, for people to look at; git ignores test-output/.
+SCREENSHOTS = HERE.parent.parent / "test-output" / "browser"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # The sync Playwright API keeps an asyncio loop marked as running on the
+    # main thread while the browser is open, and Django refuses ORM calls
+    # under a running loop. The browser tests therefore run last, and the
+    # browser fixture lifts that check only while it is open.
+    browser_items = [item for item in items if HERE in Path(str(item.path)).parents]
+    others = [item for item in items if item not in browser_items]
+    items[:] = others + browser_items
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    not_run = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if "browser/" in report.nodeid and not CHROMIUM.exists()
+    ]
+    if not not_run:
+        return
+    terminalreporter.write_sep("!", "BROWSER TESTS DID NOT RUN", red=True, bold=True)
+    terminalreporter.write_line(
+        f"{len(not_run)} browser test(s) skipped: {CHROMIUM} is missing. "
+        "Install it with `apt-get install -y chromium` (never `playwright install`).",
+        red=True,
+        bold=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=15_000)
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    playwright = sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+    finally:
+        playwright.stop()
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def page(browser, live_server, transactional_db):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot():
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name: str) -> None:
+        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+    return take
