@@ -1,6 +1,7 @@
 """Local renderer benchmark: speed per 5 s clip, and peak memory for 30 s 1080p.
 
-    .venv/bin/python bench/render.py
+    .venv/bin/python bench/render.py           # speed and peak memory
+    .venv/bin/python bench/render.py --json    # speed only, as JSON (make bench)
 
 Speed runs pinned to one CPU (a worker gets one core). "encode only" is plain
 PyAV encoding of the very same frames, decoded into memory beforehand, with
@@ -35,7 +36,7 @@ PROVIDERS = ROOT / "playground" / "providers"
 sys.path.insert(0, str(PROVIDERS))
 
 from localrender import RenderRequest, frame_size, render  # noqa: E402
-from localrender.encode import CRF, ENCODER_THREADS, PRESET, X264_PARAMS  # noqa: E402
+from localrender.encode import CRF, ENCODER_THREADS, PRESET, x264_params  # noqa: E402
 
 PROMPT = "A red fox trotting through fresh snow at dawn, cinematic light"
 CLIP_SECONDS = 5.0
@@ -102,7 +103,7 @@ def _encode_only(path: Path) -> float:
         stream = container.add_stream(
             "libx264",
             rate=FPS,
-            options={"preset": PRESET, "crf": str(CRF), "x264-params": X264_PARAMS},
+            options={"preset": PRESET, "crf": str(CRF), "x264-params": x264_params()},
         )
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.thread_count = ENCODER_THREADS
@@ -127,11 +128,9 @@ def _peak_mb(mode: str) -> str:
     return f"{json.loads(done.stdout.strip().splitlines()[-1])['peak_mb']:.0f} MB"
 
 
-def main() -> None:
-    print(f"x264 preset {PRESET} ({X264_PARAMS}), crf {CRF}, {ENCODER_THREADS} encoder thread")
-    print(f"speed: {_pin_to_one_cpu()}, {CLIP_SECONDS:g} s clips at {FPS} fps, 16:9, no audio")
-    print()
-    print(f"{'size':>10} {'render s':>9} {'encode only s':>14} {'ratio':>6} {'MB file':>8}")
+def speed_rows() -> list[dict]:
+    """Seconds per 5 s clip at 480p, 720p and 1080p, and the same frames' plain encoding."""
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for resolution in ("480p", "720p", "1080p"):
             width, height = frame_size("16:9", resolution)
@@ -140,10 +139,35 @@ def main() -> None:
             result = render(request, Path(tmp) / resolution)
             seconds = time.perf_counter() - started
             encode = _encode_only(result.video_path)
-            print(
-                f"{width:>5}x{height:<4} {seconds:>9.2f} {encode:>14.2f} "
-                f"{seconds / encode:>6.2f} {result.size_bytes / 1e6:>8.2f}"
+            rows.append(
+                {
+                    "resolution": resolution,
+                    "width": width,
+                    "height": height,
+                    "render_s": seconds,
+                    "encode_s": encode,
+                    "ratio": seconds / encode,
+                    "mb": result.size_bytes / 1e6,
+                }
             )
+    return rows
+
+
+def main() -> None:
+    pinned = _pin_to_one_cpu()
+    if "--json" in sys.argv[1:]:
+        # Speed only, for bench/run.py (make bench).
+        print(json.dumps({"pinned": pinned, "preset": PRESET, "rows": speed_rows()}))
+        return
+    print(f"x264 preset {PRESET} ({x264_params()}), crf {CRF}, {ENCODER_THREADS} encoder thread")
+    print(f"speed: {pinned}, {CLIP_SECONDS:g} s clips at {FPS} fps, 16:9, no audio")
+    print()
+    print(f"{'size':>10} {'render s':>9} {'encode only s':>14} {'ratio':>6} {'MB file':>8}")
+    for row in speed_rows():
+        print(
+            f"{row['width']:>5}x{row['height']:<4} {row['render_s']:>9.2f} "
+            f"{row['encode_s']:>14.2f} {row['ratio']:>6.2f} {row['mb']:>8.2f}"
+        )
     print()
     print("peak RSS, 30 s 1080p clip with audio, fresh process:")
     for mode, title in (

@@ -162,8 +162,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# URL fields without a scheme mean https (Django 6's default, opted into now).
-FORMS_URLFIELD_ASSUME_HTTPS = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -232,3 +230,111 @@ POLL_MAX_SECONDS = envint("POLL_MAX_SECONDS", 30, minimum=1)
 POLL_ERROR_BUDGET = envint("POLL_ERROR_BUDGET", 10, minimum=1)
 # Largest result video copied from an upstream, in MB.
 RESULT_MAX_MB = envint("RESULT_MAX_MB", 2048, minimum=1)
+
+# The public API. Limits per API key (seed 004's defaults): requests per
+# minute, counted in the cache (shared through Redis when REDIS_URL is set),
+# and unfinished tasks, counted in the database.
+API_REQUESTS_PER_MINUTE = envint("API_REQUESTS_PER_MINUTE", 10000, minimum=1)
+API_MAX_UNFINISHED_TASKS = envint("API_MAX_UNFINISHED_TASKS", 1000, minimum=1)
+# Answer every API call with 455 (maintenance) while on.
+MAINTENANCE_MODE = envbool("MAINTENANCE_MODE", False)
+
+# Uploads (POST /api/file-stream-upload, /api/file-base64-upload,
+# /api/file-url-upload): size limits by type, enforced while the bytes
+# arrive, and how long an upload no generation uses is kept.
+UPLOAD_MAX_IMAGE_MB = envint("UPLOAD_MAX_IMAGE_MB", 10, minimum=1)
+UPLOAD_MAX_VIDEO_MB = envint("UPLOAD_MAX_VIDEO_MB", 100, minimum=1)
+UPLOAD_RETENTION_HOURS = envint("UPLOAD_RETENTION_HOURS", 24, minimum=1)
+
+
+def _seconds_list(name: str, default: str, *, allow_empty: bool) -> list[float]:
+    """A comma-separated list of seconds ("1,2,4"), each a positive number."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    values = []
+    for item in envlist(name, default):
+        try:
+            value = float(item)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a number of seconds") from None
+        if not 0 < value < float("inf"):
+            raise ImproperlyConfigured(f"{name}: {item!r} must be a positive number of seconds")
+        values.append(value)
+    if not values and not allow_empty:
+        raise ImproperlyConfigured(f"{name} needs at least one number of seconds")
+    return values
+
+
+# Task callbacks and webhook events (playground/webhooks/), seed 002's policy:
+# the first attempt at once, quick retries CALLBACK_QUICK_RETRIES seconds
+# after the previous attempt (inline, in the worker), then background retries
+# after CALLBACK_RETRY_INTERVALS seconds (the last repeats; dispatched by the
+# sweeper) until CALLBACK_RETRY_WINDOW_SECONDS after the first attempt.
+CALLBACK_TIMEOUT_SECONDS = envint("CALLBACK_TIMEOUT_SECONDS", 10, minimum=1)
+CALLBACK_QUICK_RETRIES = _seconds_list("CALLBACK_QUICK_RETRIES", "1,2,4", allow_empty=True)
+CALLBACK_RETRY_INTERVALS = _seconds_list(
+    "CALLBACK_RETRY_INTERVALS", "30,60,120,300,600", allow_empty=False
+)
+CALLBACK_RETRY_WINDOW_SECONDS = envint("CALLBACK_RETRY_WINDOW_SECONDS", 1800, minimum=1)
+
+# The production profile (`manage.py serve`, `make serve`): gunicorn's worker
+# processes, threads per process and request timeout; how many django-q2
+# clusters (each of Q_WORKERS processes) run beside it; and which roles this
+# machine runs (web, worker, sweeper), so machines can be split by role.
+WEB_WORKERS = envint("WEB_WORKERS", 2, minimum=1)
+WEB_THREADS = envint("WEB_THREADS", 4, minimum=1)
+WEB_TIMEOUT = envint("WEB_TIMEOUT", 30, minimum=1)
+Q_CLUSTERS = envint("Q_CLUSTERS", 1, minimum=0)
+SERVE_ROLES = envlist("SERVE_ROLES", "web,worker,sweeper")
+
+# Media (results, posters, uploads) on S3-compatible object storage when
+# MEDIA_STORAGE=s3, through django-storages (`pip install "django-storages[s3]"`),
+# which is not a dependency of Reelgate: without it only `filesystem` works.
+MEDIA_STORAGE = envstr("MEDIA_STORAGE", "filesystem")
+if MEDIA_STORAGE == "s3":
+    from importlib.util import find_spec
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    if find_spec("storages") is None:
+        raise ImproperlyConfigured(
+            "MEDIA_STORAGE=s3 needs django-storages: pip install 'django-storages[s3]'"
+        )
+    if not envstr("AWS_STORAGE_BUCKET_NAME"):
+        raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": envstr("AWS_STORAGE_BUCKET_NAME"),
+            # Credentials: empty means boto3's own chain (instance role, ~/.aws).
+            "access_key": envstr("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": envstr("AWS_SECRET_ACCESS_KEY") or None,
+            # Any S3-compatible service: MinIO, Cloudflare R2, Backblaze B2...
+            "endpoint_url": envstr("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": envstr("AWS_S3_REGION_NAME") or None,
+            "location": envstr("AWS_LOCATION"),
+            "custom_domain": envstr("AWS_S3_CUSTOM_DOMAIN") or None,
+            # Signed URLs expire; off means the unguessable path is the
+            # capability, as on the filesystem (the bucket must allow reads).
+            "querystring_auth": envbool("AWS_QUERYSTRING_AUTH", True),
+            "querystring_expire": envint("AWS_QUERYSTRING_EXPIRE", 3600, minimum=1),
+            "file_overwrite": False,
+        },
+    }
+elif MEDIA_STORAGE != "filesystem":
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"MEDIA_STORAGE={MEDIA_STORAGE!r}: use filesystem or s3")
+
+# Benchmark-only pieces, never on in a normal install (bench/README.md): a
+# bare JSON view at /bench/ceiling (the ceiling every API figure is compared
+# with) and the `instant` provider kind, which succeeds at once with a tiny
+# pre-made MP4 (used by `make bench` and the fault drills in tests/reliability/).
+BENCH_CEILING_VIEW = envbool("BENCH_CEILING_VIEW", False)
+BENCH_INSTANT_PROVIDER = envbool("BENCH_INSTANT_PROVIDER", False)
+
+# The OpenAI videos contract (POST /v1/videos): the model used when a request
+# names none (any catalog id or alias; OpenAI's SDK sends none unless asked),
+# and how long the SDK's poll() waits between status calls.
+OPENAI_DEFAULT_MODEL = envstr("OPENAI_DEFAULT_MODEL", "kling-v2-6")
+OPENAI_POLL_AFTER_MS = envint("OPENAI_POLL_AFTER_MS", 1000, minimum=100)

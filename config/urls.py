@@ -17,5 +17,13 @@ urlpatterns = [
         {"document_root": settings.MEDIA_ROOT},
         name="media",
     ),
+    path("", include("playground.api.urls")),
     path("", include("playground.urls")),
 ]
+
+if settings.BENCH_CEILING_VIEW:  # the benchmark's bare JSON view (bench/README.md)
+    from playground.api import bench
+
+    urlpatterns.insert(0, path("bench/ceiling", bench.ceiling))
+
+handler404 = "playground.api.errors.not_found"

@@ -5,11 +5,13 @@ from django.utils.html import format_html, format_html_join
 from accounts.models import LedgerEntry
 from playground import services
 from playground.models import Generation, GenerationEvent, Provider
+from playground.webhooks import admin as webhooks_admin  # noqa: F401  (registers its pages)
 
 
 class ProviderForm(forms.ModelForm):
     """The upstream API key is write-only: never shown back, kept when left blank."""
 
+    base_url = forms.URLField(required=False, assume_scheme="https")
     api_key = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),

@@ -102,6 +102,10 @@ def claim(generation_id: int, worker: str) -> Generation | None:
         if before == Generation.GENERATING:
             note += " (the previous worker's lease expired)"
         _event(generation_id, before or "", Generation.GENERATING, note, worker)
+        if generation.attempts == 1 and generation.callback_url:
+            # Only a generation with a callback URL can have a start callback;
+            # the others skip the hand-off and its query.
+            _after_start(generation_id)
     return generation
 
 
@@ -278,7 +282,19 @@ def fail(
     return True
 
 
+# The deliveries a transition owes are made inside its transaction: a worker
+# killed right after the commit leaves them behind as rows, which the
+# sweeper sends; made after the commit, they could be lost with the worker.
+# Sending them waits for the commit.
+
+
+def _after_start(generation_id: int) -> None:
+    from playground import notify
+
+    notify.generation_started(generation_id)
+
+
 def _after_finish(generation_id: int) -> None:
     from playground import notify
 
-    transaction.on_commit(lambda: notify.generation_finished(generation_id))
+    notify.generation_finished(generation_id)

@@ -137,6 +137,9 @@ class Generation(models.Model):
     price_breakdown = models.CharField(max_length=200, blank=True)
 
     callback_url = models.URLField(max_length=2000, blank=True)
+    # The origin the client called us on (scheme://host), for absolute result
+    # URLs in callbacks when PUBLIC_BASE_URL is not set.
+    base_url = models.CharField(max_length=200, blank=True)
     idempotency_key = models.CharField(max_length=200, blank=True)
     request_hash = models.CharField(max_length=64, blank=True)
 
@@ -150,6 +153,9 @@ class Generation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Set when a client deleted the video (OpenAI's DELETE /v1/videos/{id}):
+    # its files are gone, the row stays as the record of what was charged.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -210,3 +216,49 @@ class GenerationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_state or '∅'} → {self.to_state}"
+
+
+class Upload(models.Model):
+    """A file a user uploaded to use as a generation input (a start image, a motion video).
+
+    It lives in the default storage at `uploads/<file_id>/<name>`, an
+    unguessable path. Until a generation uses it (`used_at`) it is temporary:
+    the sweeper deletes unused uploads after UPLOAD_RETENTION_HOURS.
+    """
+
+    file_id = models.CharField(max_length=40, unique=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="uploads"
+    )
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="uploads")
+    storage_name = models.CharField(max_length=300, unique=True)
+    original_name = models.CharField(max_length=255, blank=True)
+    mime_type = models.CharField(max_length=50)
+    size_bytes = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # the sweeper: unused uploads past their retention
+            models.Index(fields=["used_at", "created_at"], name="upload_unused_age"),
+        ]
+
+    def __str__(self) -> str:
+        return self.storage_name
+
+    @property
+    def file_name(self) -> str:
+        return self.storage_name.rsplit("/", 1)[-1]
+
+    @property
+    def expires_at(self):
+        """When the upload is deleted unless a generation uses it first."""
+        from datetime import timedelta
+
+        return self.created_at + timedelta(hours=settings.UPLOAD_RETENTION_HOURS)
+
+
+# The webhook models live in their own package; importing them here registers them.
+from playground.webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint  # noqa: E402, F401

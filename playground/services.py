@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import ledger
-from playground import catalog, lifecycle, queue
+from playground import catalog, lifecycle, providers, queue, uploads
 from playground.models import Generation, GenerationEvent
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,10 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before with a different request."""
+
+
+class ModelUnavailable(Exception):
+    """No enabled provider serves the model: it cannot be generated now."""
 
 
 def request_fingerprint(*parts) -> str:
@@ -38,6 +42,7 @@ def submit(
     contract: str = "jobs",
     api_key=None,
     callback_url: str = "",
+    base_url: str = "",
     request: dict | None = None,
     idempotency_key: str = "",
     remixed_from: Generation | None = None,
@@ -59,6 +64,8 @@ def submit(
     spec = catalog.get_spec(model)
     normalized = catalog.validate(spec.id, input)
     price = catalog.quote(spec.id, normalized)
+    if not providers.route(spec.id):
+        raise ModelUnavailable(f"No provider is enabled for {spec.id}; ask an admin to enable one.")
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -76,6 +83,7 @@ def submit(
                 quoted_credits=price.credits,
                 price_breakdown=price.breakdown[:200],
                 callback_url=callback_url,
+                base_url=base_url[:200],
                 idempotency_key=idempotency_key if api_key is not None else "",
                 request_hash=fingerprint,
                 deadline_at=now + timedelta(seconds=spec.timeout_seconds),
@@ -89,6 +97,7 @@ def submit(
             GenerationEvent.objects.create(
                 generation=generation, to_state=Generation.WAITING, note=price.breakdown[:2000]
             )
+            uploads.mark_used(normalized)
             queue.dispatch_run(generation.pk)
     except IntegrityError:
         # Two requests with one Idempotency-Key raced; the other one won.
@@ -119,10 +128,8 @@ def cancel(generation: Generation) -> bool:
     """Stop an unfinished generation: it fails with CANCELLED and nothing is charged."""
     cancelled = lifecycle.fail(generation.pk, lifecycle.CANCELLED, "Cancelled by the user.")
     if cancelled and generation.provider_id and generation.upstream_ref:
-        from playground.providers import for_row
-
         try:
-            for_row(generation.provider).cancel(generation)
+            providers.for_row(generation.provider).cancel(generation)
         except Exception:  # best effort: our side is already settled
             log.warning("could not cancel %s upstream", generation.task_id, exc_info=True)
     return cancelled

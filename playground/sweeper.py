@@ -14,8 +14,9 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from playground import lifecycle, queue
+from playground import lifecycle, queue, uploads
 from playground.models import Generation
+from playground.webhooks import delivery
 
 log = logging.getLogger(__name__)
 BATCH = 200
@@ -28,6 +29,8 @@ def sweep() -> dict[str, int]:
         "redispatched": _redispatch(now),
         "recovered": _recover(now),
         "polled": _poll(now),
+        "deliveries": delivery.dispatch_due(now),
+        "uploads_removed": uploads.remove_unused_hourly(),
     }
 
 

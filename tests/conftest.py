@@ -18,6 +18,8 @@ from accounts.teams import create_member
 from tests.processes import ManagedProcess, process_env
 
 _MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="reelgate-test-media-"))
+# The callback retry window of the worker processes (see worker_processes).
+CALLBACK_TEST_WINDOW_SECONDS = 10
 
 
 def pytest_configure(config):
@@ -68,10 +70,16 @@ def alice_key(alice):
     return secret
 
 
-@pytest.fixture
-def local_renderer(db):
-    """The provider row every model routes to out of the box (a migration makes
-    it; transactional tests flush it away, so it is made again here)."""
+@pytest.fixture(autouse=True)
+def local_renderer(request):
+    """The provider row every model routes to out of the box.
+
+    A migration makes it, but transactional tests flush every table after
+    they run, so each database test gets it made again here.
+    """
+    if not {"db", "transactional_db"} & set(request.fixturenames):
+        return None
+    request.getfixturevalue("db" if "db" in request.fixturenames else "transactional_db")
     from playground.models import Provider
 
     provider, _ = Provider.objects.get_or_create(
@@ -88,7 +96,15 @@ def worker_processes(django_db_setup, django_db_blocker, tmp_path_factory):
     brings `transactional_db`.
     """
     logs = tmp_path_factory.mktemp("worker-logs")
-    env = process_env(ALLOW_PRIVATE_URLS="1", MODERATION_BLOCKED_TERMS="forbiddenword")
+    env = process_env(
+        ALLOW_PRIVATE_URLS="1",
+        MODERATION_BLOCKED_TERMS="forbiddenword",
+        # Callbacks keep the real 1/2/4 s quick retries; the background
+        # retries (30 s apart over 30 minutes in production) are shrunk so
+        # tests see them, and the end of the window, in seconds.
+        CALLBACK_RETRY_INTERVALS="1",
+        CALLBACK_RETRY_WINDOW_SECONDS=str(CALLBACK_TEST_WINDOW_SECONDS),
+    )
     processes = [
         ManagedProcess("qcluster", ["qcluster"], env, logs),
         ManagedProcess("sweeper", ["sweeper"], env, logs),

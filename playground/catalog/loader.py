@@ -48,6 +48,7 @@ Every problem raises SpecError naming the file and the field path.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import re
 import threading
@@ -101,7 +102,8 @@ def parse_spec(path: Path) -> ModelSpec:
     """One spec file, fully checked. Raises SpecError naming the file and field."""
     file = path.name
     try:
-        data = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+        content = path.read_bytes()
+        data = json.loads(content.decode("utf-8"), parse_float=Decimal)
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError(file, "", f"cannot be read: {error}") from None
     except json.JSONDecodeError as error:
@@ -168,6 +170,7 @@ def parse_spec(path: Path) -> ModelSpec:
         examples=tuple(examples),
         notes=tuple(r.strings("notes")),
         source_file=path,
+        content_hash=hashlib.sha256(content).hexdigest(),
     )
     check_price_table(file, spec)
     _check_examples(file, spec)

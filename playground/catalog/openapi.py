@@ -299,9 +299,15 @@ def openapi_components() -> dict[str, Any]:
                     "description": f"On fail, e.g. {', '.join(FAIL_CODES)}.",
                 },
                 "failMsg": {"type": ["string", "null"]},
+                "progress": {"type": "integer", "minimum": 0, "maximum": 100},
                 "costTime": {"type": ["integer", "null"], "description": "Milliseconds."},
                 "completeTime": {"type": ["integer", "null"], "description": "Epoch ms."},
                 "createTime": {"type": "integer", "description": "Epoch ms."},
+                "updateTime": {"type": "integer", "description": "Epoch ms."},
+                "creditsCharged": {
+                    "type": "number",
+                    "description": "Credits charged: the quote on success, 0 otherwise.",
+                },
             },
         },
     }

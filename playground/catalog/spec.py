@@ -7,6 +7,7 @@ validation and price: its descriptors (title, kinds, badges) and
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -188,12 +189,20 @@ class ModelSpec:
     examples: tuple[Example, ...] = ()
     notes: tuple[str, ...] = ()
     source_file: Path | None = None
+    # sha256 of the spec file's bytes, set by the loader from the bytes it parsed.
+    content_hash: str = ""
 
     def field(self, name: str) -> FieldSpec:
         for spec_field in self.fields:
             if spec_field.name == name:
                 return spec_field
         raise KeyError(name)
+
+    @property
+    def version(self) -> str:
+        """The model version Replicate-style clients see: any edit to the spec file
+        (a field, a rule, a price) makes a new one."""
+        return self.content_hash or hashlib.sha256(repr(self).encode()).hexdigest()
 
     @property
     def field_names(self) -> tuple[str, ...]:

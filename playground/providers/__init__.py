@@ -4,6 +4,8 @@
 `route(model_id)` the enabled rows that serve a model, in the order to try.
 """
 
+from django.conf import settings
+
 from playground.models import Provider
 
 
@@ -16,6 +18,10 @@ def registry() -> dict:
     from playground.providers.video_generations import VideoGenerationsProvider
 
     kinds = (LocalRenderer, JobsProvider, VideoGenerationsProvider, GenerateTaskProvider)
+    if settings.BENCH_INSTANT_PROVIDER:  # benchmark and fault drills only (instant.py)
+        from playground.providers.instant import InstantProvider
+
+        kinds += (InstantProvider,)
     return {provider.kind: provider for provider in kinds}
 
 

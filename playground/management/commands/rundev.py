@@ -1,10 +1,9 @@
 import os
-import signal
-import subprocess
 import sys
-import time
 
 from django.core.management.base import BaseCommand
+
+from playground.management.supervisor import Supervisor
 
 
 class Command(BaseCommand):
@@ -19,31 +18,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, port, host, **options):
         manage = [sys.executable, "manage.py"]
-        children = [
-            subprocess.Popen([*manage, "runserver", "--noreload", f"{host}:{port}"]),
-            subprocess.Popen([*manage, "qcluster"]),
-            subprocess.Popen([*manage, "sweeper"]),
-        ]
-        stopping = False
-
-        def stop(signum, frame):
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
+        supervisor = Supervisor(stop_timeout=10)
+        supervisor.start("runserver", [*manage, "runserver", "--noreload", f"{host}:{port}"])
+        supervisor.start("qcluster", [*manage, "qcluster"])
+        supervisor.start("sweeper", [*manage, "sweeper"])
         self.stdout.write(
             f"Reelgate on http://{host}:{port}/ with its worker and sweeper. Ctrl-C stops them."
         )
-        while not stopping and all(child.poll() is None for child in children):
-            time.sleep(0.2)
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        supervisor.run()

@@ -1,0 +1,76 @@
+"""HTTP throughput and latency with wrk: the ceiling view, recordInfo and createTask.
+
+wrk (Debian's package) is the load generator: written in C with an event
+loop, it keeps 64 connections busy on a fraction of one core. A Python
+client would need more CPU than the server it measures, and on two cores
+it would take that CPU from the server. bench/wrk.lua adds the API key,
+walks the task ids and prints its figures as one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parent / "wrk.lua"
+
+
+@dataclass(frozen=True)
+class Load:
+    requests: int
+    seconds: float
+    non_2xx: int
+    socket_errors: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+def wrk(
+    url: str, args: list[str], *, seconds: int, connections: int = 64, threads: int = 2
+) -> Load:
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed: apt-get install -y wrk (make bench does it)")
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout=10s",
+        "--latency",
+        "-s",
+        str(SCRIPT),
+        url,
+        "--",
+        *args,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("BENCH_JSON ")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    figures = json.loads(lines[-1].removeprefix("BENCH_JSON "))
+    return Load(
+        requests=figures["requests"],
+        seconds=figures["duration_us"] / 1e6,
+        non_2xx=figures["non_2xx"],
+        socket_errors=figures["socket_errors"],
+        p50_ms=figures["p50_us"] / 1000,
+        p90_ms=figures["p90_us"] / 1000,
+        p99_ms=figures["p99_us"] / 1000,
+        max_ms=figures["max_us"] / 1000,
+    )
+
+
+def measure(url: str, args: list[str], *, seconds: int, warmup: int) -> Load:
+    """A short unmeasured run first: connections, worker threads and caches warm up."""
+    if warmup:
+        wrk(url, args, seconds=warmup)
+    return wrk(url, args, seconds=seconds)

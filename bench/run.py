@@ -1,0 +1,375 @@
+"""make bench: the production profile measured on this machine. bench/README.md says more.
+
+    .venv/bin/python bench/run.py                 # everything; writes bench/RESULTS.md
+    .venv/bin/python bench/run.py --quick         # small counts, prints only
+    .venv/bin/python bench/run.py --only http,pipeline
+
+It creates a database and a Redis key prefix of its own (BENCH_DATABASE_URL,
+BENCH_REDIS_URL; 127.0.0.1 by default), runs `manage.py serve` on them, and
+removes both at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.stack import BenchStack  # noqa: E402
+
+PARTS = ("pipeline", "http", "gallery", "render")
+FULL = {
+    "generations": 2000,
+    "gallery_rows": 100_000,
+    "seconds": 15,
+    "warmup": 3,
+    "runs": 15,
+    "cost_runs": 300,
+}
+QUICK = {
+    "generations": 200,
+    "gallery_rows": 5_000,
+    "seconds": 4,
+    "warmup": 1,
+    "runs": 3,
+    "cost_runs": 30,
+}
+CONNECTIONS = 64
+PIPELINE_Q_WORKERS = os.environ.get("Q_WORKERS", "4")
+
+
+class Table:
+    """One table: what was measured, the figure, the target and whether it was met."""
+
+    def __init__(self):
+        self.rows: list[tuple[str, str, str, str]] = []
+
+    def add(self, what: str, figure: str, target: str = "", met: bool | None = None) -> None:
+        verdict = "" if met is None else ("met" if met else "MISSED")
+        self.rows.append((what, figure, target, verdict))
+        print(f"  {what}: {figure}" + (f"  [{target}: {verdict}]" if target else ""), flush=True)
+
+    def markdown(self) -> str:
+        lines = ["| measure | result | target | |", "|---|---|---|---|"]
+        lines += [f"| {' | '.join(row)} |" for row in self.rows]
+        return "\n".join(lines)
+
+    def text(self) -> str:
+        widths = [
+            max(len(row[i]) for row in [("measure", "result", "target", ""), *self.rows])
+            for i in range(4)
+        ]
+        header = ("measure", "result", "target", "")
+        out = []
+        for row in [header, *self.rows]:
+            out.append(
+                "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            )
+        out.insert(1, "  ".join("-" * width for width in widths))
+        return "\n".join(out)
+
+
+def machine(stack: BenchStack) -> dict[str, str]:
+    from django.db import connection
+
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in info if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        pass
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        postgres = cursor.fetchone()[0]
+    client = stack.redis()
+    redis_version = client.info("server")["redis_version"]
+    client.close()
+    return {
+        "CPU": cpu,
+        "cores": str(os.cpu_count()),
+        "Python": platform.python_version(),
+        "PostgreSQL": postgres,
+        "Redis": redis_version,
+    }
+
+
+def serve_config() -> str:
+    from django.conf import settings
+
+    return (
+        f"gunicorn {settings.WEB_WORKERS} workers x {settings.WEB_THREADS} threads; "
+        f"pipeline: {settings.Q_CLUSTERS} django-q2 cluster(s) x {PIPELINE_Q_WORKERS} workers"
+    )
+
+
+def prepare(stack: BenchStack) -> None:
+    """Migrate and collect statics as `make serve` does, then configure Django here."""
+    env = {**os.environ, **stack.env}
+    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
+        subprocess.run(
+            [sys.executable, "manage.py", *command],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    os.environ.update(stack.env)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    import django
+
+    django.setup()
+
+
+def bench_pipeline(stack, table, key, counts) -> list[str]:
+    from bench import pipeline
+    from playground.models import Generation
+
+    count = counts["generations"]
+    print(f"pipeline: {count} generations through createTask and the instant provider", flush=True)
+    # The instant provider's work is mostly waiting on PostgreSQL: more
+    # workers than cores overlap it (the local renderer wants one a core).
+    stack.serve("web,worker,sweeper", Q_WORKERS=PIPELINE_Q_WORKERS)
+    try:
+        result = pipeline.run(stack.url, key, count)
+    finally:
+        stack.stop()
+    table.add(
+        f"pipeline: {count:,} instant generations, first submit to last success",
+        f"{result.total_seconds:.1f} s ({count / result.total_seconds:.0f} generations/s; "
+        f"submitted in {result.submit_seconds:.1f} s by 16 clients)",
+        "< 60 s for 2,000",
+        result.total_seconds < 60 * count / 2000,
+    )
+    table.add(
+        "pipeline: submit to start, p50 / p99",
+        f"{result.start_p50 * 1000:.0f} ms / {result.start_p99 * 1000:.0f} ms",
+    )
+    table.add(
+        "pipeline: all succeeded, each charged once",
+        f"{result.succeeded:,} of {count:,} succeeded; charged once: "
+        f"{'yes' if result.charged_once else 'NO'}",
+        "all, once",
+        result.succeeded == count and result.charged_once,
+    )
+    return list(
+        Generation.objects.filter(state=Generation.SUCCESS).values_list("task_id", flat=True)[:500]
+    )
+
+
+def bench_http(stack, table, key, many_keys, task_ids, counts, workdir: Path) -> None:
+    from bench import load
+    from bench.pipeline import BODY
+
+    seconds, warmup = counts["seconds"], counts["warmup"]
+    files = {
+        "ids": ("\n".join(task_ids), workdir / "task-ids.txt"),
+        "one": (key, workdir / "one-key.txt"),
+        "many": ("\n".join(many_keys), workdir / "many-keys.txt"),
+        "body": (json.dumps(BODY), workdir / "create.json"),
+    }
+    for text, path in files.values():
+        path.write_text(text + "\n")
+    path = {name: str(path) for name, (_, path) in files.items()}
+    print(f"http: wrk, {CONNECTIONS} connections, {seconds} s per run", flush=True)
+    # Web only: no workers draining the queue beside the server under test.
+    stack.serve("web")
+    try:
+        runs = {}
+        for name, args in (
+            ("ceiling", ["ceiling"]),
+            ("recordInfo", ["record", key, path["ids"]]),
+            ("ceiling again", ["ceiling"]),
+            ("createTask", ["create", path["one"], path["body"]]),
+            ("createTask, many accounts", ["create", path["many"], path["body"]]),
+        ):
+            run = runs[name] = load.measure(stack.url, args, seconds=seconds, warmup=warmup)
+            print(
+                f"  {name}: {run.rps:,.0f} req/s, p50 {run.p50_ms:.1f} ms, "
+                f"p99 {run.p99_ms:.1f} ms, non-2xx {run.non_2xx}, errors {run.socket_errors}",
+                flush=True,
+            )
+    finally:
+        stack.stop()
+
+    def describe(run) -> str:
+        text = f"{run.rps:,.0f} req/s, p50 {run.p50_ms:.1f} ms, p99 {run.p99_ms:.1f} ms"
+        if run.non_2xx or run.socket_errors:
+            text += f" ({run.non_2xx} non-2xx, {run.socket_errors} socket errors)"
+        return text
+
+    ceiling = runs["ceiling"]
+    table.add(f"ceiling: bare JSON view, {CONNECTIONS} clients", describe(ceiling))
+    for name, title, base, share in (
+        ("recordInfo", "recordInfo", ceiling, 50),
+        ("createTask", "createTask, one account", runs["ceiling again"], 25),
+        (
+            "createTask, many accounts",
+            f"createTask, {len(many_keys)} accounts in turn",
+            runs["ceiling again"],
+            None,
+        ),
+    ):
+        run = runs[name]
+        ratio = 100 * run.rps / base.rps
+        clean = run.non_2xx == 0 and run.socket_errors == 0
+        table.add(
+            f"{title}, {CONNECTIONS} clients",
+            f"{describe(run)}; {ratio:.1f} % of the ceiling ({base.rps:,.0f} req/s)",
+            f">= {share} % of ceiling, p99 < 100 ms" if share else "",
+            ratio >= share and run.p99_ms < 100 and clean if share else None,
+        )
+
+
+def bench_cost(table, key, task_ids, counts) -> None:
+    from bench import cost
+    from bench.pipeline import BODY
+
+    print("cost: CPU per request in one process (Django test client)", flush=True)
+    costs = cost.measure(key, task_ids[0], BODY, runs=counts["cost_runs"])
+    bare = costs[0].cpu_ms
+    for row in costs:
+        table.add(
+            f"one process, one thread: {row.name}",
+            f"{row.cpu_ms:.2f} ms CPU per request ({row.cpu_ms / bare:.1f}x the bare view), "
+            f"{row.wall_ms:.2f} ms wall, {row.statements} SQL statements",
+        )
+
+
+def bench_gallery(table, counts) -> str:
+    from bench import gallery
+
+    count = counts["gallery_rows"]
+    print(f"gallery: {count:,} generations in one team", flush=True)
+    started = time.perf_counter()
+    team, members = gallery.populate(count)
+    print(f"  inserted in {time.perf_counter() - started:.1f} s", flush=True)
+    pages, plan = gallery.measure(team, members, runs=counts["runs"])
+    full, lone = pages[0], pages[-1]
+    for page in pages:
+        table.add(
+            f"gallery at {count:,}: {page.name}",
+            f"{page.p50_ms:.1f} ms median, {page.max_ms:.1f} ms max, {page.queries} queries"
+            + ("" if page.status == 200 else f" (HTTP {page.status})"),
+        )
+    table.add(
+        "gallery: queries for 24 cards vs 1 card (N+1 check)",
+        f"{full.queries} vs {lone.queries}",
+        "equal (no N+1)",
+        full.queries == lone.queries,
+    )
+    return plan
+
+
+def bench_render(table) -> None:
+    print("render: bench/render.py --json (one CPU)", flush=True)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "render.py"), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    for row in result["rows"]:
+        table.add(
+            f"local renderer: 5 s clip at {row['resolution']} ({row['width']}x{row['height']})",
+            f"{row['render_s']:.2f} s; plain PyAV encoding {row['encode_s']:.2f} s "
+            f"(ratio {row['ratio']:.2f})",
+        )
+
+
+def write_results(table: Table, facts: dict, load_before: float, plan: str, args) -> None:
+    busy = load_before > 0.5
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `make bench` ({' '.join(['bench/run.py', *sys.argv[1:]])}) on "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+        "",
+        "| machine | |",
+        "|---|---|",
+        *[f"| {name} | {value} |" for name, value in facts.items()],
+        "",
+        f"Load average before the run: {load_before:.2f}"
+        + (
+            " — measured while the machine was busy (other work was running), so the "
+            "figures are lower and noisier than on an idle machine."
+            if busy
+            else " (an idle machine)."
+        ),
+        "",
+        table.markdown(),
+        "",
+    ]
+    if plan:
+        lines += ["The gallery's list query (EXPLAIN):", "", "```", plan, "```", ""]
+    (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines))
+    print("wrote bench/RESULTS.md")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small counts; prints only")
+    parser.add_argument("--only", default=",".join(PARTS), help=f"some of {','.join(PARTS)}")
+    parser.add_argument("--write", action="store_true", help="write RESULTS.md even with --quick")
+    args = parser.parse_args()
+    parts = {part.strip() for part in args.only.split(",") if part.strip()}
+    if parts - set(PARTS):
+        parser.error(f"--only: use some of {', '.join(PARTS)}")
+    counts = QUICK if args.quick else FULL
+    load_before = os.getloadavg()[0]
+
+    table = Table()
+    plan = ""
+    stack = BenchStack().create()
+    try:
+        print(f"bench database {stack.database}, Redis prefix {stack.prefix}", flush=True)
+        prepare(stack)
+        from bench import data
+
+        facts = machine(stack)
+        facts["serve"] = serve_config()
+        data.use_instant_provider()
+        _, key = data.api_user("Benchmark", "bench")
+        # createTask spread over many accounts: no two requests race for one balance.
+        many_keys = [data.api_user(f"Benchmark {n}", f"bench{n}")[1] for n in range(64)]
+        task_ids: list[str] = []
+        if "pipeline" in parts or "http" in parts:
+            # recordInfo reads finished generations, so the pipeline goes first.
+            task_ids = bench_pipeline(stack, table, key, counts)
+        if "http" in parts:
+            with tempfile.TemporaryDirectory() as tmp:
+                bench_http(stack, table, key, many_keys, task_ids, counts, Path(tmp))
+            bench_cost(table, key, task_ids, counts)
+        if "gallery" in parts:
+            plan = bench_gallery(table, counts)
+        if "render" in parts:
+            bench_render(table)
+    finally:
+        if "DJANGO_SETTINGS_MODULE" in os.environ:
+            from django.db import connections
+
+            connections.close_all()
+        stack.close()
+        print(f"removed database {stack.database} and Redis keys {stack.prefix}*", flush=True)
+
+    print()
+    print(table.text())
+    if not args.quick or args.write:
+        write_results(table, facts, load_before, plan, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+import os
+import sys
+from importlib.util import find_spec
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from playground.management.supervisor import Supervisor
+
+ROLES = ("web", "worker", "sweeper")
+
+
+def production_problems() -> list[str]:
+    """Why this process cannot run the production profile; empty when it can."""
+    problems = []
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if not settings.DATABASE_URL:
+        problems.append("DATABASE_URL is not set (e.g. postgres://reelgate:...@db:5432/reelgate).")
+    elif not engine.endswith("postgresql"):
+        problems.append("DATABASE_URL must point at PostgreSQL (postgres://...).")
+    if not settings.REDIS_URL:
+        problems.append("REDIS_URL is not set (e.g. redis://redis:6379/0).")
+    if find_spec("gunicorn") is None:
+        problems.append("gunicorn is not installed (pip install -e . installs it).")
+    return problems
+
+
+def gunicorn_argv(host: str, port: str) -> list[str]:
+    from gunicorn.config import KNOWN_SETTINGS
+
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi:application",
+        f"--chdir={settings.BASE_DIR}",
+        f"--bind={host}:{port}",
+        f"--workers={settings.WEB_WORKERS}",
+        # More than one thread makes gunicorn use its gthread worker.
+        f"--threads={settings.WEB_THREADS}",
+        f"--timeout={settings.WEB_TIMEOUT}",
+        "--graceful-timeout=20",
+        "--keep-alive=5",
+    ]
+    if Path("/dev/shm").is_dir():  # the workers' heartbeat files, off a slow disk
+        argv.append("--worker-tmp-dir=/dev/shm")
+    if any(option.name == "control_socket_disable" for option in KNOWN_SETTINGS):
+        # gunicorn 24+ opens a control socket at one fixed path per user, which
+        # several servers on one machine would fight over.
+        argv.append("--no-control-socket")
+    return argv
+
+
+class Command(BaseCommand):
+    help = (
+        "The production profile in the foreground: gunicorn, Q_CLUSTERS django-q2 clusters "
+        "and the sweeper, on PostgreSQL (DATABASE_URL) and Redis (REDIS_URL). Ctrl-C stops "
+        "them all; if one exits, the others are stopped too and the command fails."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument(
+            "--roles",
+            default=",".join(settings.SERVE_ROLES),
+            help="what this machine runs, comma-separated: web, worker, sweeper "
+            "(default: SERVE_ROLES, or all three)",
+        )
+
+    def handle(self, *args, port, host, roles, **options):
+        problems = production_problems()
+        if problems:
+            raise CommandError(
+                "serve is the production profile and needs PostgreSQL and Redis:\n  "
+                + "\n  ".join(problems)
+                + "\nFor local development without them use `make run`."
+            )
+        wanted = [role.strip() for role in roles.split(",") if role.strip()]
+        unknown = sorted(set(wanted) - set(ROLES))
+        if unknown or not wanted:
+            raise CommandError(f"--roles: use some of {', '.join(ROLES)} (got {roles!r})")
+        if settings.DEBUG:
+            self.stderr.write("Warning: DEBUG is on; never in production.")
+
+        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        supervisor = Supervisor(stop_timeout=30)
+        started = []
+        if "web" in wanted:
+            supervisor.start("gunicorn", gunicorn_argv(host, port))
+            started.append(
+                f"gunicorn on http://{host}:{port}/ "
+                f"({settings.WEB_WORKERS} workers x {settings.WEB_THREADS} threads)"
+            )
+        if "worker" in wanted:
+            for number in range(settings.Q_CLUSTERS):
+                supervisor.start(f"qcluster-{number + 1}", [*manage, "qcluster"])
+            started.append(
+                f"{settings.Q_CLUSTERS} django-q2 cluster(s) of {settings.Q_CLUSTER['workers']} "
+                "workers"
+            )
+        if "sweeper" in wanted:
+            supervisor.start("sweeper", [*manage, "sweeper"])
+            started.append("the sweeper")
+        if not supervisor.children:
+            raise CommandError("Nothing to run (Q_CLUSTERS=0 and no other role).")
+        self.stdout.write("Reelgate (production profile): " + ", ".join(started) + ".")
+        self.stdout.write("Ctrl-C stops them all.")
+        exited = supervisor.run()
+        if exited is not None:
+            name, status = exited
+            raise CommandError(f"{name} exited with status {status}; stopped the others.")

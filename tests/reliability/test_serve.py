@@ -1,0 +1,93 @@
+"""`manage.py serve`, the production profile: one supervisor, everything or nothing."""
+
+import os
+import signal
+
+import httpx
+import pytest
+from django.core.management import CommandError, call_command
+
+from playground.models import Generation
+from tests.processes import ManagedProcess, process_env, wait_for
+from tests.reliability.conftest import wait_all_finished
+from tests.reliability.stack import (
+    children_of,
+    delete_keys,
+    free_port,
+    needs_services,
+    parent_of,
+)
+
+BODY = {"model": "kling/v2-1", "input": {"prompt": "A lighthouse", "resolution": "480p"}}
+
+
+def test_it_refuses_to_start_without_postgresql_and_redis(settings):
+    settings.DATABASE_URL = ""
+    settings.REDIS_URL = ""
+    with pytest.raises(CommandError) as refused:
+        call_command("serve")
+    assert "DATABASE_URL is not set" in str(refused.value)
+    assert "REDIS_URL is not set" in str(refused.value)
+    assert "make run" in str(refused.value)
+
+
+@pytest.fixture
+def serve(transactional_db, instant_provider, tmp_path, settings):
+    """`manage.py serve` with two clusters, on a queue of its own."""
+    port = free_port()
+    prefix = f"{settings.KEY_PREFIX}-serve-{port}"
+    env = process_env(KEY_PREFIX=prefix, BENCH_INSTANT_PROVIDER="1", Q_CLUSTERS="2")
+    process = ManagedProcess("serve", ["serve", "--port", str(port)], env, tmp_path)
+    process.url = f"http://127.0.0.1:{port}"
+
+    def answers():
+        assert process.popen.poll() is None, process.log_tail()
+        try:
+            return httpx.get(process.url + "/api/v1/chat/credit", timeout=2).status_code == 401
+        except httpx.HTTPError:
+            return False
+
+    wait_for(answers, timeout=60, interval=0.2, message="serve to answer")
+    yield process
+    process.stop()
+    delete_keys(settings.REDIS_URL, prefix)
+
+
+def wait_gone(pids: list[int]) -> None:
+    def gone():
+        return all(parent_of(pid) is None for pid in pids)
+
+    wait_for(gone, timeout=45, interval=0.2, message=f"processes {pids} to exit")
+
+
+def command_line(pid: int) -> str:
+    with open(f"/proc/{pid}/cmdline", "rb") as handle:
+        return handle.read().replace(b"\0", b" ").decode()
+
+
+@needs_services
+def test_it_runs_web_clusters_and_sweeper_and_ctrl_c_stops_them_all(serve, alice, alice_key):
+    children = children_of(serve.popen.pid)
+    assert len(children) == 4, [
+        command_line(pid) for pid in children
+    ]  # gunicorn, 2 clusters, sweeper
+
+    headers = {"Authorization": f"Bearer {alice_key}"}
+    answer = httpx.post(serve.url + "/api/v1/jobs/createTask", json=BODY, headers=headers)
+    assert answer.status_code == 200, answer.text
+    (generation,) = wait_all_finished([answer.json()["data"]["taskId"]], timeout=60)
+    assert generation.state == Generation.SUCCESS
+
+    serve.popen.send_signal(signal.SIGINT)
+    assert serve.popen.wait(timeout=45) == 0
+    wait_gone(children)
+
+
+@needs_services
+def test_when_one_process_dies_it_stops_the_others_and_fails(serve):
+    children = children_of(serve.popen.pid)
+    sweeper = next(pid for pid in children if "sweeper" in command_line(pid))
+    os.kill(sweeper, signal.SIGKILL)
+    assert serve.popen.wait(timeout=45) != 0
+    wait_gone(children)
+    assert "sweeper exited" in serve.log_tail()
