@@ -213,22 +213,24 @@ def schedule_poll(generation_id: int, worker: str, at, *, progress=None, error=F
     return bool(kept)
 
 
+def _closing(now) -> dict:
+    """What every finishing transition writes: the lease and the polling end with it."""
+    return {
+        "completed_at": now,
+        "updated_at": now,
+        "lease_holder": "",
+        "lease_expires_at": None,
+        "next_poll_at": None,
+    }
+
+
 def succeed(generation_id: int, worker: str, **result) -> bool:
     """generating → success, and charge the held credits exactly once."""
     now = timezone.now()
     with transaction.atomic():
         won = Generation.objects.filter(
             pk=generation_id, state=Generation.GENERATING, lease_holder=worker
-        ).update(
-            state=Generation.SUCCESS,
-            progress=100,
-            completed_at=now,
-            updated_at=now,
-            lease_holder="",
-            lease_expires_at=None,
-            next_poll_at=None,
-            **result,
-        )
+        ).update(state=Generation.SUCCESS, progress=100, **_closing(now), **result)
         if not won:
             return False
         generation = Generation.objects.only("task_id").get(pk=generation_id)
@@ -263,14 +265,7 @@ def fail(
         if before is None:
             return False
         won = rows.filter(state=before).update(
-            state=Generation.FAIL,
-            fail_code=code,
-            fail_msg=message[:5000],
-            completed_at=now,
-            updated_at=now,
-            lease_holder="",
-            lease_expires_at=None,
-            next_poll_at=None,
+            state=Generation.FAIL, fail_code=code, fail_msg=message[:5000], **_closing(now)
         )
         if not won:
             return False

@@ -305,3 +305,13 @@ def test_concurrent_duplicates_create_exactly_one_task(alice, alice_key):
     account = alice.credit_account
     account.refresh_from_db()
     assert account.held == Decimal("55.00")
+
+
+def test_null_characters_are_refused_not_stored(api, alice):
+    """PostgreSQL cannot store NUL; it must be a clear 4xx on every database."""
+    body = {"model": "kling/v2-1", "input": {"prompt": PROMPT}, "note\u0000": "x"}
+    response = api.post("/api/v1/jobs/createTask", body)
+    assert response.status_code == 400
+    assert "null character" in response.json()["msg"]
+    assert api.get("/api/v1/jobs/recordInfo", taskId="gen_\u0000abc").status_code == 404
+    assert not Generation.objects.exists()

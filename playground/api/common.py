@@ -78,6 +78,15 @@ def callback_url_error(url: str) -> str | None:
     return None
 
 
+def plausible_id(value: str) -> bool:
+    """Whether `value` could be a task id at all; anything else is simply not found.
+
+    Checked before the database sees it: PostgreSQL refuses a NUL character
+    in a query parameter with an error, not with "no rows".
+    """
+    return 0 < len(value) <= 64 and value.isascii() and value.isprintable()
+
+
 def team_generation(request: HttpRequest, task_id) -> Generation:
     """The caller's team's generation; anything else is 404, never 403."""
     from playground.api.errors import ApiError
@@ -88,6 +97,8 @@ def team_generation(request: HttpRequest, task_id) -> Generation:
         Generation.objects.filter(task_id=task_id, team_id=request.user.profile.team_id)
         .select_related("owner")
         .first()
+        if plausible_id(task_id)
+        else None
     )
     if generation is None:
         raise ApiError(404, f"Task {task_id} not found.", code="not_found")

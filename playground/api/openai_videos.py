@@ -41,7 +41,7 @@ from django.utils import timezone
 from playground import catalog, services, uploads
 from playground.api import limits, openai_sizes
 from playground.api.auth import api_view, read_json
-from playground.api.common import request_base_url
+from playground.api.common import plausible_id, request_base_url
 from playground.api.errors import ApiError
 from playground.api.uploads import MULTIPART_OVERHEAD, file_url, refuse_oversized
 from playground.catalog import FieldSpec, ModelSpec
@@ -170,6 +170,8 @@ def team_video(request: HttpRequest, video_id: str) -> Generation:
         )
         .select_related("remixed_from")
         .first()
+        if plausible_id(video_id)
+        else None
     )
     if generation is None:
         raise ApiError(404, f"Video {video_id} not found.", code="not_found", param="video_id")
@@ -477,7 +479,11 @@ def list_videos(request: HttpRequest) -> JsonResponse:
     ).select_related("remixed_from")
     after = request.GET.get("after")
     if after:
-        anchor = rows.filter(task_id=after).values_list("created_at", "pk").first()
+        anchor = (
+            rows.filter(task_id=after).values_list("created_at", "pk").first()
+            if plausible_id(after)
+            else None
+        )
         if anchor is None:
             raise ApiError(400, f"after: no video {after} in this list.", param="after")
         created_at, pk = anchor

@@ -34,7 +34,7 @@ from django.urls import reverse
 from playground import catalog, lifecycle, services
 from playground.api import limits
 from playground.api.auth import api_view, read_json
-from playground.api.common import callback_url_error, file_url, request_base_url
+from playground.api.common import callback_url_error, file_url, plausible_id, request_base_url
 from playground.api.errors import ApiError, field_errors
 from playground.catalog import ModelSpec
 from playground.catalog.openapi import input_schema
@@ -199,6 +199,8 @@ def team_prediction(request: HttpRequest, prediction_id: str) -> Generation:
         Generation.objects.filter(task_id=prediction_id, team_id=request.user.profile.team_id)
         .prefetch_related("events")
         .first()
+        if plausible_id(prediction_id)
+        else None
     )
     if generation is None:
         raise ApiError(404, f"Prediction {prediction_id} not found.", code="not_found")
@@ -395,7 +397,11 @@ def decode_cursor(cursor: str) -> tuple[str, datetime, str]:
         moment = datetime.fromisoformat(created_at)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise ApiError(400, "Invalid cursor: use the next or previous URL of a page.") from None
-    if direction not in ("next", "previous") or not isinstance(task_id, str):
+    if (
+        direction not in ("next", "previous")
+        or not isinstance(task_id, str)
+        or not plausible_id(task_id)
+    ):
         raise ApiError(400, "Invalid cursor: use the next or previous URL of a page.")
     return direction, moment, task_id
 
