@@ -70,3 +70,21 @@ def test_the_curl_snippet_runs_as_printed(printed, worker, alice_key):
     task_id = re.search(r'"taskId": "(\w+)"', created).group(1)
     poll_command = poll.split("\n", 1)[1].replace("TASK_ID", task_id)
     assert task_id in run(["bash", "-c", poll_command], alice_key)
+
+
+@pytest.fixture
+def printed_sdks(client, alice, live_server):
+    client.force_login(alice)
+    host = live_server.url.split("://", 1)[1]
+    return snippets(client.get("/docs/", HTTP_HOST=host).content.decode())
+
+
+def test_the_openai_snippet_runs_as_printed(printed_sdks, worker, alice_key, tmp_path):
+    output = run([sys.executable, "-c", printed_sdks["openai"]], alice_key, cwd=tmp_path)
+    assert output.strip() == "saved boat.mp4"
+    assert (tmp_path / "boat.mp4").read_bytes()[4:8] == b"ftyp"
+
+
+def test_the_replicate_snippet_runs_as_printed(printed_sdks, worker, alice_key, live_server):
+    output = run([sys.executable, "-c", printed_sdks["replicate"]], alice_key)
+    assert output.strip().startswith(live_server.url + "/media/generations/")

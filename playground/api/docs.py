@@ -6,15 +6,21 @@ from django.shortcuts import render
 
 from playground import catalog
 from playground.api.common import request_base_url
-from playground.api.snippets import KEY_VARIABLE, all_snippets
+from playground.api.snippets import KEY_VARIABLE, all_snippets, sdk_snippets
 
 
 @login_required
 def docs_index(request):
+    base_url = request_base_url(request)
     return render(
         request,
         "docs/index.html",
-        {"specs": catalog.all_specs(), "base_url": request_base_url(request)},
+        {
+            "specs": catalog.all_specs(),
+            "base_url": base_url,
+            "key_variable": KEY_VARIABLE,
+            "sdk_snippets": sdk_snippets(base_url),
+        },
     )
 
 

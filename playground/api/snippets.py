@@ -92,3 +92,39 @@ def all_snippets(base_url: str, model: str, input: dict) -> dict[str, str]:
         "python": python(base_url, model, input),
         "javascript": javascript(base_url, model, input),
     }
+
+
+def openai_python(base_url: str) -> str:
+    """The official `openai` SDK, with only the base URL and the key changed."""
+    return f'''import os
+
+from openai import OpenAI
+
+client = OpenAI(base_url="{base_url}/v1", api_key=os.environ["{KEY_VARIABLE}"])
+video = client.videos.create_and_poll(
+    model="kling/v2-1", prompt="A paper boat on a rainy street", size="854x480", seconds="5"
+)
+if video.status == "completed":
+    client.videos.download_content(video.id).write_to_file("boat.mp4")
+    print("saved boat.mp4")
+else:
+    print("failed:", video.error)
+'''
+
+
+def replicate_python(base_url: str) -> str:
+    """The official `replicate` client, with only the base URL and the token changed."""
+    return f'''import os
+
+import replicate
+
+client = replicate.Client(api_token=os.environ["{KEY_VARIABLE}"], base_url="{base_url}")
+output = client.run(
+    "kling/v2-1", input={{"prompt": "A paper boat on a rainy street", "resolution": "480p"}}
+)
+print(output)
+'''
+
+
+def sdk_snippets(base_url: str) -> dict[str, str]:
+    return {"openai": openai_python(base_url), "replicate": replicate_python(base_url)}
