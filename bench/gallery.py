@@ -43,6 +43,9 @@ class PageTiming:
     p50_ms: float
     max_ms: float
     queries: int
+    slowest_ms: float  # the slowest of the page's queries, as PostgreSQL answered it
+    slowest_sql: str
+    page_sql: str  # the query that reads the page's generations, as sent
     status: int
 
 
@@ -97,24 +100,43 @@ def populate(count: int):
 
 def time_page(client: Client, name: str, url: str, *, runs: int, headers=None) -> PageTiming:
     client.get(url, headers=headers)  # warm: templates compiled, plans cached
-    timings = []
+    timings, counts, slowest, page_sql = [], set(), {}, ""
     for _ in range(runs):
         reset_queries()  # as Django does when a request starts (see bench/cost.py)
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
             answer = client.get(url, headers=headers)
             timings.append((time.perf_counter() - started) * 1000)
+        # Read now: the next request empties the log.
+        captured = queries.captured_queries
+        counts.add(len(captured))
+        for query in captured:
+            slowest.setdefault(query["sql"], []).append(float(query["time"]) * 1000)
+            if is_page_query(query["sql"]):
+                page_sql = query["sql"]
+    sql, times = max(slowest.items(), key=lambda item: statistics.median(item[1]))
     return PageTiming(
         name=name,
         p50_ms=statistics.median(timings),
         max_ms=max(timings),
-        queries=len(queries.captured_queries),
+        queries=max(counts),
+        slowest_ms=statistics.median(times),
+        slowest_sql=sql,
+        page_sql=page_sql,
         status=answer.status_code,
     )
 
 
+def is_page_query(sql: str) -> bool:
+    """The query that reads a page of generations: rows of the table, newest first."""
+    table = Generation._meta.db_table
+    return (
+        f'FROM "{table}"' in sql and "GROUP BY" not in sql and "ORDER BY" in sql and "LIMIT" in sql
+    )
+
+
 def measure(team, members, *, runs: int) -> tuple[list[PageTiming], str]:
-    """The gallery's variants, and the plan of its list query (EXPLAIN)."""
+    """The gallery's variants, and PostgreSQL's plan of a deep page's query (EXPLAIN ANALYZE)."""
     client = Client()
     client.force_login(members[0])
     team_rows = Generation.objects.filter(team=team).order_by("-created_at", "-pk")
@@ -153,9 +175,12 @@ def measure(team, members, *, runs: int) -> tuple[list[PageTiming], str]:
     client.force_login(lone)
     pages.append(time_page(client, "first page, team of 1 generation", "/gallery/", runs=runs))
 
-    plan_rows = team_rows.only("pk").values_list("pk")[:25]
-    plan = plan_rows.explain()
-    return pages, plan
+    # The plan of the deep page's own query, as the gallery sent it.
+    deep_page = pages[2]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + deep_page.page_sql)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    return pages, f"{deep_page.name}\n\n{plan}"
 
 
 def deep_cursor(team_rows) -> str:

@@ -260,7 +260,8 @@ def bench_gallery(table, counts) -> str:
     for page in pages:
         table.add(
             f"gallery at {count:,}: {page.name}",
-            f"{page.p50_ms:.1f} ms median, {page.max_ms:.1f} ms max, {page.queries} queries"
+            f"{page.p50_ms:.1f} ms median, {page.max_ms:.1f} ms max, {page.queries} queries, "
+            f"slowest {page.slowest_ms:.1f} ms ({describe_query(page.slowest_sql)})"
             + ("" if page.status == 200 else f" (HTTP {page.status})"),
         )
     table.add(
@@ -270,6 +271,21 @@ def bench_gallery(table, counts) -> str:
         full.queries == lone.queries,
     )
     return plan
+
+
+def describe_query(sql: str) -> str:
+    """A few words for a gallery query: which table, and how it reads it."""
+    words = []
+    if "GROUP BY" in sql:
+        words.append("per-member totals")
+    elif "playground_generation" in sql.split(" FROM ", 1)[-1][:40]:
+        words.append("the page of generations")
+    else:
+        table = sql.split(" FROM ", 1)[-1].split()[0].strip('"') if " FROM " in sql else "?"
+        words.append(table)
+    if "LIKE" in sql.upper():
+        words.append("prompt search")
+    return ", ".join(words)
 
 
 def bench_render(table) -> None:
@@ -313,7 +329,15 @@ def write_results(table: Table, facts: dict, load_before: float, plan: str, args
         "",
     ]
     if plan:
-        lines += ["The gallery's list query (EXPLAIN):", "", "```", plan, "```", ""]
+        head, _, body = plan.partition("\n\n")
+        lines += [
+            f"PostgreSQL's plan for the gallery's {head}, EXPLAIN ANALYZE:",
+            "",
+            "```",
+            body,
+            "```",
+            "",
+        ]
     (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines))
     print("wrote bench/RESULTS.md")
 

@@ -6,10 +6,8 @@ what is measured is the engine around it — the claim, the lease, storing
 the result, the charge, the queue. It never exists in a normal install.
 """
 
-import atexit
-import shutil
-import tempfile
-import threading
+import functools
+import io
 from fractions import Fraction
 from pathlib import Path
 
@@ -21,26 +19,16 @@ SIZE = 64
 FRAMES = 4
 FPS = 8
 
-_lock = threading.Lock()
-_files: tuple[Path, Path] | None = None
 
-
-def premade() -> tuple[Path, Path]:
-    """(video, poster): made once per process, removed when it exits."""
-    global _files
-    with _lock:
-        if _files is None:
-            folder = Path(tempfile.mkdtemp(prefix="reelgate-instant-"))
-            atexit.register(shutil.rmtree, folder, ignore_errors=True)
-            _files = (_make_video(folder / "instant.mp4"), _make_poster(folder / "poster.jpg"))
-        return _files
-
-
-def _make_video(path: Path) -> Path:
+@functools.cache
+def premade() -> tuple[bytes, bytes]:
+    """(MP4, JPEG) bytes, made once per process."""
     import av
     import numpy as np
+    from PIL import Image
 
-    with av.open(str(path), "w", format="mp4") as container:
+    video = io.BytesIO()
+    with av.open(video, "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=FPS)
         stream.width = stream.height = SIZE
         stream.pix_fmt = "yuv420p"
@@ -50,22 +38,21 @@ def _make_video(path: Path) -> Path:
             frame.pts, frame.time_base = index, Fraction(1, FPS)
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
-    return path
-
-
-def _make_poster(path: Path) -> Path:
-    from PIL import Image
-
-    Image.new("RGB", (SIZE, SIZE), (40, 40, 40)).save(path, "JPEG", quality=80)
-    return path
+    poster = io.BytesIO()
+    Image.new("RGB", (SIZE, SIZE), (40, 40, 40)).save(poster, "JPEG", quality=80)
+    return video.getvalue(), poster.getvalue()
 
 
 class InstantProvider(BaseProvider):
     kind = "instant"
 
     def start(self, generation: Generation, workdir: Path, progress: ProgressFn) -> Outcome:
+        # Written into the workdir, which the engine removes after storing them.
         video, poster = premade()
-        return Succeeded(video_path=video, poster_path=poster, note="instant (benchmark)")
+        video_path, poster_path = workdir / "instant.mp4", workdir / "instant.jpg"
+        video_path.write_bytes(video)
+        poster_path.write_bytes(poster)
+        return Succeeded(video_path=video_path, poster_path=poster_path, note="instant (benchmark)")
 
     def poll(self, generation: Generation) -> Outcome:
         return Failed(lifecycle.INTERNAL_ERROR, "the instant provider has nothing to poll")
