@@ -165,6 +165,12 @@ class Generation(models.Model):
             models.Index(fields=["team", "state", "-created_at"], name="gen_team_state"),
             models.Index(fields=["team", "model_id", "-created_at"], name="gen_team_model"),
             models.Index(fields=["owner", "-created_at"], name="gen_owner_recent"),
+            # the API's limit on unfinished tasks per key: only unfinished rows
+            models.Index(
+                fields=["api_key"],
+                condition=models.Q(state__in=["waiting", "queuing", "generating"]),
+                name="gen_key_unfinished",
+            ),
             # the sweeper: unfinished work whose lease or poll is due
             models.Index(fields=["state", "lease_expires_at"], name="gen_state_lease"),
             models.Index(fields=["state", "next_poll_at"], name="gen_state_poll"),

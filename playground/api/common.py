@@ -33,10 +33,16 @@ def base_url(generation: Generation, request: HttpRequest | None = None) -> str:
     return generation.base_url or "http://localhost:8000"
 
 
+def absolute(url: str, base: str) -> str:
+    """A storage URL made absolute: object storage hands out absolute URLs
+    already; the local media storage gives paths, served on `base`."""
+    return url if url.startswith(("http://", "https://")) else base + url
+
+
 def file_url(generation: Generation, field, request: HttpRequest | None = None) -> str | None:
     if not field:
         return None
-    return base_url(generation, request) + field.url
+    return absolute(field.url, base_url(generation, request))
 
 
 def result_urls(generation: Generation, request: HttpRequest | None = None) -> list[str]:
@@ -94,9 +100,9 @@ def team_generation(request: HttpRequest, task_id) -> Generation:
     if not isinstance(task_id, str) or not task_id:
         raise ApiError(400, "taskId is required.", errors={"taskId": ["This field is required."]})
     generation = (
-        Generation.objects.filter(task_id=task_id, team_id=request.user.profile.team_id)
-        .select_related("owner")
-        .first()
+        # No joins: the status calls need only the row, and the SQL of a
+        # 50-column join costs more CPU to build than the query takes to run.
+        Generation.objects.filter(task_id=task_id, team_id=request.user.profile.team_id).first()
         if plausible_id(task_id)
         else None
     )

@@ -24,7 +24,8 @@ _client: tuple[int, redis.Redis] | None = None
 def count_request(api_key) -> None:
     now = time.time()
     window = int(now // 60)
-    used = _count(f"api-rate:{api_key.pk}:{window}")
+    # By prefix, not pk: the prefix is random, so a counter never outlives its key.
+    used = _count(f"api-rate:{api_key.prefix}:{window}")
     if used > settings.API_REQUESTS_PER_MINUTE:
         retry_after = max(1, int(60 - now % 60))
         raise ApiError(

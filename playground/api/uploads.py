@@ -22,7 +22,7 @@ from django.http.multipartparser import MultiPartParserError
 
 from playground import outbound, uploads
 from playground.api.auth import read_json
-from playground.api.common import request_base_url
+from playground.api.common import absolute, request_base_url
 from playground.api.errors import ApiError, field_errors
 from playground.api.jobs import envelope, kie_api, optional_string
 from playground.models import Upload
@@ -43,9 +43,7 @@ def iso(moment) -> str:
 
 def file_url(upload: Upload, request: HttpRequest) -> str:
     url = default_storage.url(upload.storage_name)
-    if url.startswith(("http://", "https://")):
-        return url  # object storage hands out absolute URLs
-    return (settings.PUBLIC_BASE_URL or request_base_url(request)) + url
+    return absolute(url, settings.PUBLIC_BASE_URL or request_base_url(request))
 
 
 def upload_data(upload: Upload, request: HttpRequest) -> dict:

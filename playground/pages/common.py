@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
@@ -82,10 +81,3 @@ def _field(spec, name: str):
         return spec.field(name)
     except KeyError:
         return None
-
-
-def public_url(request: HttpRequest, path: str) -> str:
-    """An absolute URL for `path`: on PUBLIC_BASE_URL when set, else on the request's host."""
-    if settings.PUBLIC_BASE_URL:
-        return settings.PUBLIC_BASE_URL + path
-    return request.build_absolute_uri(path)

@@ -58,7 +58,10 @@ def paginate(
     if before is not None:
         created_at, pk = before
         newer_rows = queryset.filter(
-            Q(created_at__gt=created_at) | Q(created_at=created_at, pk__gt=pk)
+            # The plain bound lets the index range start at the cursor; the OR
+            # alone is only a filter, applied to every row from the top.
+            Q(created_at__gte=created_at),
+            Q(created_at__gt=created_at) | Q(created_at=created_at, pk__gt=pk),
         ).order_by("created_at", "pk")
         rows = list(newer_rows[: size + 1])
         more_newer = len(rows) > size
@@ -75,7 +78,10 @@ def paginate(
     ordered = queryset.order_by("-created_at", "-pk")
     if after is not None:
         created_at, pk = after
-        ordered = ordered.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+        ordered = ordered.filter(
+            Q(created_at__lte=created_at),  # the index range bound (see above)
+            Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk),
+        )
     rows = list(ordered[: size + 1])
     more_older = len(rows) > size
     rows = rows[:size]

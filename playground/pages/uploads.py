@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.core.files.storage import default_storage
 from django.http import HttpRequest, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from playground import uploads
+from playground.api.uploads import file_url
 from playground.outbound import human_size
-from playground.pages.common import public_url
 
 # Multipart boundaries and the small fields beside the file.
 ENVELOPE_BYTES = 64 * 1024
@@ -63,9 +62,7 @@ def _store(request: HttpRequest, handler: uploads.LimitedUploadHandler, kind: st
         return refusal(str(exc))
     finally:
         uploaded.close()  # removes the temporary file
-    url = default_storage.url(stored.storage_name)
-    if not url.startswith(("http://", "https://")):
-        url = public_url(request, url)
+    url = file_url(stored, request)
     return JsonResponse(
         {
             "url": url,
