@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from abc import abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -124,11 +125,13 @@ class UpstreamProvider(BaseProvider):
     # while the upstream may be accepting it.
     timeout = 30.0
 
+    @abstractmethod
     def submit_call(self, generation: Generation, model: str) -> Call:
-        raise NotImplementedError
+        """The submit request of this contract."""
 
+    @abstractmethod
     def poll_call(self, generation: Generation, model: str) -> Call:
-        raise NotImplementedError
+        """The status request of this contract."""
 
     # The provider contract
 
