@@ -36,6 +36,14 @@ def poll(http, path, params, *, done_states, key="state", timeout=90):
     return wait_for(finished, timeout=timeout, interval=0.3, message=f"{params} to finish")
 
 
+def create_and_finish(http, body: dict) -> dict:
+    """createTask the body, then poll recordInfo until the task has finished."""
+    created = http.post("/api/v1/jobs/createTask", json=body).json()
+    assert created["code"] == 200, created
+    task = {"taskId": created["data"]["taskId"]}
+    return poll(http, "/api/v1/jobs/recordInfo", task, done_states={"success", "fail"})
+
+
 def assert_video_served(http, url):
     response = http.get(url)
     assert response.status_code == 200
@@ -45,14 +53,7 @@ def assert_video_served(http, url):
 @pytest.mark.parametrize("name", ["000_kling-v2-1.json", "001_veo-3-1.json"])
 def test_jobs_examples_succeed(http, name):
     body = example(name)
-    created = http.post("/api/v1/jobs/createTask", json=body).json()
-    assert created["code"] == 200, created
-    data = poll(
-        http,
-        "/api/v1/jobs/recordInfo",
-        {"taskId": created["data"]["taskId"]},
-        done_states={"success", "fail"},
-    )
+    data = create_and_finish(http, body)
     assert data["state"] == "success", data["failMsg"]
     assert json.loads(data["param"]) == body
     result = json.loads(data["resultJson"])
@@ -72,14 +73,7 @@ def test_the_image_to_video_example_succeeds_with_its_callback(http, settings):
         body["input"]["image_url"] = images.url + image_path
         body["callBackUrl"] = receiver.url + "/api/callback"
 
-        created = http.post("/api/v1/jobs/createTask", json=body).json()
-        assert created["code"] == 200, created
-        data = poll(
-            http,
-            "/api/v1/jobs/recordInfo",
-            {"taskId": created["data"]["taskId"]},
-            done_states={"success", "fail"},
-        )
+        data = create_and_finish(http, body)
         assert data["state"] == "success", data["failMsg"]
         assert len(images.requests_to(image_path)) == 1
 
