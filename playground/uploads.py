@@ -39,6 +39,7 @@ from django.utils.text import get_valid_filename
 from playground.models import Upload
 from playground.outbound import SNIFF_BYTES, extension_for, human_size, sniff_type
 from playground.outbound.sniff import describe_content
+from playground.storage import delete_files
 
 log = logging.getLogger(__name__)
 
@@ -362,20 +363,8 @@ def remove_unused(older_than: timedelta | None = None) -> int:
         if not deleted:
             continue
         removed += 1
-        try:
-            default_storage.delete(storage_name)
-            _remove_empty_folder(storage_name)
-        except OSError:
-            log.warning("could not delete the file of upload %s", storage_name, exc_info=True)
+        delete_files(storage_name)
     return removed
-
-
-def _remove_empty_folder(storage_name: str) -> None:
-    # FileSystemStorage leaves uploads/<token>/ behind; other storages have no folders.
-    try:
-        Path(default_storage.path(str(PurePosixPath(storage_name).parent))).rmdir()
-    except (NotImplementedError, OSError):
-        pass
 
 
 def remove_unused_hourly() -> int:

@@ -26,7 +26,7 @@ import mimetypes
 import re
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from django.conf import settings
@@ -47,6 +47,7 @@ from playground.api.uploads import MULTIPART_OVERHEAD, file_url, refuse_oversize
 from playground.catalog import FieldSpec, ModelSpec
 from playground.catalog.values import is_blank
 from playground.models import Generation, Upload
+from playground.storage import delete_files
 
 log = logging.getLogger(__name__)
 
@@ -531,22 +532,8 @@ def delete(generation: Generation) -> JsonResponse:
     ).update(deleted_at=timezone.now(), video="", poster="")
     if not marked:
         raise ApiError(404, f"Video {generation.task_id} not found.", code="not_found")
-    for name in names:
-        try:
-            default_storage.delete(name)
-        except OSError:
-            log.warning("could not delete %s of %s", name, generation.task_id, exc_info=True)
-    for folder in {str(PurePosixPath(name).parent) for name in names}:
-        remove_empty_folder(folder)
+    delete_files(*names)
     return JsonResponse({"id": generation.task_id, "object": "video.deleted", "deleted": True})
-
-
-def remove_empty_folder(folder: str) -> None:
-    # FileSystemStorage leaves generations/<token>/ behind; object storages have no folders.
-    try:
-        Path(default_storage.path(folder)).rmdir()
-    except (NotImplementedError, OSError):
-        pass
 
 
 @openai_api("GET")
