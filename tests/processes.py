@@ -4,6 +4,7 @@ They run `manage.py` in subprocesses against the test database, so what
 they do goes through the same code, database and queue as production.
 """
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def database_url() -> str:
@@ -46,6 +48,25 @@ def process_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+try:
+    # Resolved here, in the parent: the child between fork and exec must not
+    # load libraries (another thread may have held the loader's lock).
+    _prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+except (OSError, AttributeError):  # not glibc: the fixtures' teardown is all there is
+    _prctl = None
+
+
+def _die_with_parent() -> None:
+    """In the child: end it when the test run ends, however that ends.
+
+    A test run killed from outside (a timeout) skips fixture teardown; on
+    Linux the kernel still stops its worker processes instead of leaving
+    them polling a deleted database.
+    """
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class ManagedProcess:
     def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path):
         self.name = name
@@ -58,6 +79,7 @@ class ManagedProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, stopped as one
+            preexec_fn=_die_with_parent,
         )
 
     def stop(self, timeout: float = 15) -> None:
