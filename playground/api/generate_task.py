@@ -13,9 +13,10 @@ from django.http import HttpRequest, JsonResponse
 
 from playground import catalog
 from playground.api.auth import read_json
-from playground.api.common import json_string, ms, result_object, team_generation
+from playground.api.common import team_generation
 from playground.api.errors import ApiError, field_errors
 from playground.api.jobs import callback_from, create, envelope, kie_api
+from playground.api.jobs import record as jobs_record
 from playground.models import Generation
 
 NAME = "generate_task"
@@ -54,19 +55,8 @@ def generate(request: HttpRequest, model: str) -> JsonResponse:
 
 
 def record(generation: Generation, request: HttpRequest | None = None) -> dict:
-    return {
-        "taskId": generation.task_id,
-        "model": generation.model_name or generation.model_id,
-        "state": STATES[generation.state],
-        "param": json_string(generation.request),
-        "resultJson": json_string(result_object(generation, request)),
-        "failCode": generation.fail_code or None,
-        "failMsg": generation.fail_msg or None,
-        "progress": generation.progress,
-        "createTime": ms(generation.created_at),
-        "completeTime": ms(generation.completed_at),
-        "costTime": generation.cost_time_ms,
-    }
+    """recordInfo's fields (seed 004 lists a subset of them) in this dialect's states."""
+    return jobs_record(generation, request, states=STATES)
 
 
 @kie_api("GET")
