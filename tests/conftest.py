@@ -33,6 +33,31 @@ def pytest_configure(config):
     django_settings.POLL_FIRST_SECONDS = 0
     django_settings.POLL_MAX_SECONDS = 1
     django_settings.MODERATION_BLOCKED_TERMS = ["forbiddenword"]
+    _flush_retrying_deadlocks()
+
+
+def _flush_retrying_deadlocks() -> None:
+    """Transactional tests end with `flush` (TRUNCATE of every table) while the
+    session's worker processes may still be writing: PostgreSQL may then
+    abort the TRUNCATE as a deadlock victim. Retrying it is the standard
+    answer; anything else is raised at once."""
+    import time
+
+    from django.core.management.base import CommandError
+    from django.core.management.commands import flush
+
+    handle = flush.Command.handle
+
+    def handle_retrying(self, **options):
+        for attempt in range(5):
+            try:
+                return handle(self, **options)
+            except CommandError as exc:
+                if attempt == 4 or "deadlock" not in str(exc.__cause__).lower():
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    flush.Command.handle = handle_retrying
 
 
 def pytest_unconfigure(config):
