@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import ApiKey
+from config.prepared import PreparedQuery
 
 KEY_START = "rg_"
 PREFIX_LENGTH = len(KEY_START) + 8
@@ -16,6 +17,15 @@ PREFIX_LENGTH = len(KEY_START) + 8
 # request would turn each API read into a write, so it is refreshed at most
 # once a minute.
 LAST_USED_PRECISION = timedelta(minutes=1)
+
+# Every API request starts here, so the SQL is built once (config/prepared.py).
+# The credit account comes along: createTask holds credits on it.
+KEY_BY_PREFIX = PreparedQuery(
+    lambda prefix: ApiKey.objects.select_related(
+        "user", "user__profile", "user__credit_account"
+    ).filter(prefix=prefix)[:1],
+    prefix=str,
+)
 
 
 def digest(raw_key: str) -> str:
@@ -48,11 +58,7 @@ def authenticate(raw_key: str) -> ApiKey | None:
     """The active key matching `raw_key`, or None (unknown, wrong or revoked)."""
     if not raw_key or not raw_key.startswith(KEY_START) or len(raw_key) > 200:
         return None
-    key = (
-        ApiKey.objects.select_related("user", "user__profile")
-        .filter(prefix=raw_key[:PREFIX_LENGTH])
-        .first()
-    )
+    key = KEY_BY_PREFIX.first(prefix=raw_key[:PREFIX_LENGTH])
     if key is None or not hmac.compare_digest(key.secret_hash, digest(raw_key)):
         return None
     if key.revoked_at is not None or not key.user.is_active:

@@ -1,8 +1,11 @@
 """Every state change of a Generation happens here.
 
-    waiting ──> queuing ──> generating ──> success   (hold captured: charged once)
-       │           │            │     └──> fail      (hold released: nothing charged)
-       └───────────┴────────────┴────────> fail      (cancel, timeout, bad input)
+    queuing ──> generating ──> success   (hold captured: charged once)
+       │            │     └──> fail      (hold released: nothing charged)
+       └────────────┴────────> fail      (cancel, timeout, bad input)
+
+services.submit() creates a generation already queuing, its credits held, in
+the transaction that queues its run task (sent when it commits).
 
 Each transition is a conditional UPDATE on the expected current state (and,
 for a worker, on its lease) whose row count says whether this caller won; the
@@ -56,17 +59,6 @@ def _event(generation_id: int, from_state: str, to_state: str, note: str = "", w
         note=note[:2000],
         worker=worker,
     )
-
-
-def mark_queuing(generation_id: int, redispatch_at) -> bool:
-    """waiting → queuing, when the task has been handed to the queue."""
-    with transaction.atomic():
-        moved = Generation.objects.filter(pk=generation_id, state=Generation.WAITING).update(
-            state=Generation.QUEUING, next_poll_at=redispatch_at
-        )
-        if moved:
-            _event(generation_id, Generation.WAITING, Generation.QUEUING)
-    return bool(moved)
 
 
 def claim(generation_id: int, worker: str) -> Generation | None:

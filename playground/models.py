@@ -70,8 +70,10 @@ class Generation(models.Model):
     changes happen in playground/lifecycle.py and nowhere else.
     """
 
-    WAITING = "waiting"  # accepted, credits held
-    QUEUING = "queuing"  # dispatched to the queue, not started
+    # The contracts' first state; services.submit() creates rows queuing in
+    # the transaction that queues them, and the sweeper queues any row left here.
+    WAITING = "waiting"  # accepted, not yet handed to the queue
+    QUEUING = "queuing"  # credits held, handed to the queue, not started
     GENERATING = "generating"  # a worker or an upstream is making it
     SUCCESS = "success"
     FAIL = "fail"

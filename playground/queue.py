@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 from django_q.brokers import Broker, get_broker
 from django_q.tasks import async_task
 
@@ -28,14 +27,11 @@ def enqueue(func: str, *args) -> None:
     async_task(func, *args, broker=broker(), q_options={"save": False})
 
 
+def redispatch_at(now):
+    """When the sweeper sends a queued generation again if no worker took it by then."""
+    return now + timedelta(seconds=settings.REDISPATCH_SECONDS)
+
+
 def dispatch_run(generation_id: int) -> None:
     """Queue the generation's run once the current transaction commits."""
-    transaction.on_commit(lambda: _send_run(generation_id))
-
-
-def _send_run(generation_id: int) -> None:
-    from playground import lifecycle
-
-    redispatch_at = timezone.now() + timedelta(seconds=settings.REDISPATCH_SECONDS)
-    lifecycle.mark_queuing(generation_id, redispatch_at)
-    enqueue("playground.tasks.run_generation", generation_id)
+    transaction.on_commit(lambda: enqueue("playground.tasks.run_generation", generation_id))

@@ -47,7 +47,7 @@ def submit(
     idempotency_key: str = "",
     remixed_from: Generation | None = None,
 ) -> Generation:
-    """Validate, quote, hold the credits and queue a generation.
+    """Validate, quote, hold the credits and queue a generation, in one transaction.
 
     Raises catalog.UnknownModel / catalog.ValidationFailed for bad input,
     ledger.InsufficientCredits when the quote exceeds the available credits
@@ -87,6 +87,10 @@ def submit(
                 idempotency_key=idempotency_key if api_key is not None else "",
                 request_hash=fingerprint,
                 deadline_at=now + timedelta(seconds=spec.timeout_seconds),
+                # Handed to the queue when this transaction commits; should that
+                # hand-off be lost, the sweeper sends it again at next_poll_at.
+                state=Generation.QUEUING,
+                next_poll_at=queue.redispatch_at(now),
             )
             ledger.hold(
                 user.credit_account,
@@ -95,7 +99,7 @@ def submit(
                 note=f"generation {generation.task_id}",
             )
             GenerationEvent.objects.create(
-                generation=generation, to_state=Generation.WAITING, note=price.breakdown[:2000]
+                generation=generation, to_state=Generation.QUEUING, note=price.breakdown[:2000]
             )
             uploads.mark_used(normalized)
             queue.dispatch_run(generation.pk)

@@ -48,10 +48,6 @@ def _time_out(now) -> int:
     return count
 
 
-def _redispatch_at(now):
-    return now + timedelta(seconds=settings.REDISPATCH_SECONDS)
-
-
 def _redispatch(now) -> int:
     """Generations whose run task never reached a worker (lost on the way)."""
     stale = now - timedelta(seconds=settings.REDISPATCH_SECONDS)
@@ -64,7 +60,7 @@ def _redispatch(now) -> int:
         claimed = Generation.objects.filter(
             Q(state=Generation.WAITING) | Q(state=Generation.QUEUING, next_poll_at__lte=now),
             pk=pk,
-        ).update(state=Generation.QUEUING, next_poll_at=_redispatch_at(now))
+        ).update(state=Generation.QUEUING, next_poll_at=queue.redispatch_at(now))
         if claimed:
             queue.enqueue("playground.tasks.run_generation", pk)
             count += 1
@@ -95,7 +91,7 @@ def _recover(now) -> int:
         claimed = (
             Generation.objects.filter(pk=pk, state=Generation.GENERATING, lease_expires_at__lt=now)
             .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
-            .update(next_poll_at=_redispatch_at(now))
+            .update(next_poll_at=queue.redispatch_at(now))
         )
         if claimed:
             queue.enqueue("playground.tasks.run_generation", pk)
@@ -117,7 +113,7 @@ def _poll(now) -> int:
         claimed = (
             Generation.objects.filter(pk=pk, state=Generation.GENERATING, poll_count=poll_count)
             .filter(Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True))
-            .update(next_poll_at=_redispatch_at(now))
+            .update(next_poll_at=queue.redispatch_at(now))
         )
         if claimed:
             queue.enqueue("playground.tasks.poll_generation", pk, poll_count)

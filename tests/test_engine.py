@@ -53,7 +53,7 @@ def test_it_renders_a_preview_and_charges_the_quote(worker, alice):
     assert default_storage.exists(generation.poster.name)
     assert generation.task_id not in generation.video.name.split("/")[1]  # unguessable folder
     states = list(generation.events.values_list("to_state", flat=True))
-    assert states == ["waiting", "queuing", "generating", "success"]
+    assert states == ["queuing", "generating", "success"]
 
 
 def test_it_adds_no_audio_track_unless_asked(worker, alice):
@@ -142,3 +142,29 @@ def test_the_sweeper_times_out_an_overdue_generation(alice, local_renderer):
     assert (generation.state, generation.fail_code) == (Generation.FAIL, "TIMEOUT")
     assert "up-123" in generation.fail_msg  # kept for the operator
     assert balance(alice) == (Decimal("500.00"), Decimal("0.00"))
+
+
+@pytest.mark.django_db
+def test_the_sweeper_resends_a_generation_whose_hand_off_to_the_queue_was_lost(
+    alice, local_renderer, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from playground import sweeper
+
+    # The commit's hand-off to the queue never runs, as when the process dies
+    # right after the commit.
+    with django_capture_on_commit_callbacks(execute=False) as hand_offs:
+        generation = services.submit(user=alice, model="kling/v2-1", input={"prompt": PROMPT})
+    assert len(hand_offs) == 1
+    assert generation.state == Generation.QUEUING
+    assert sweeper.sweep()["redispatched"] == 0  # not due yet
+
+    Generation.objects.filter(pk=generation.pk).update(
+        next_poll_at=timezone.now() - timezone.timedelta(seconds=1)
+    )
+    assert sweeper.sweep()["redispatched"] == 1
+    generation.refresh_from_db()
+    assert generation.state == Generation.QUEUING
+    assert generation.next_poll_at > timezone.now()  # sent once, not on every sweep
+    assert sweeper.sweep()["redispatched"] == 0

@@ -104,4 +104,4 @@ def test_it_hides_other_teams_generations_behind_404s(client, alice, carol):
     submitted = client.post("/models/kling/v2-1/", {"prompt": "mine now", "from": task})
     assert submitted.status_code == 404
     generation.refresh_from_db()
-    assert generation.state == "waiting"
+    assert generation.state == "queuing"  # not cancelled by the other team

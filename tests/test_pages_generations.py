@@ -44,7 +44,7 @@ def test_it_shows_a_running_generation_with_live_progress(signed_in, generation)
     assert '<progress max="100" value="42"' in content
     assert "55.00 credits held" in content
     assert '<meta http-equiv="refresh"' in content  # without JS the page reloads
-    assert "History" in content and "→ <strong>waiting</strong>" in content
+    assert "History" in content and "→ <strong>queuing</strong>" in content
 
 
 def test_the_status_partial_keeps_polling_while_unfinished(signed_in, generation):

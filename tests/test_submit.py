@@ -22,9 +22,10 @@ def available(user) -> Decimal:
     return CreditAccount.objects.get(user=user).available()
 
 
-def test_it_creates_a_waiting_generation_and_holds_its_quote(alice):
+def test_it_creates_a_queued_generation_and_holds_its_quote(alice):
     generation = submit(alice, input={"prompt": PROMPT, "resolution": "480p"})
-    assert generation.state == Generation.WAITING
+    assert generation.state == Generation.QUEUING
+    assert generation.next_poll_at > generation.created_at  # when the sweeper resends it
     assert generation.model_id == "kling/v2-1"
     assert generation.input["resolution"] == "480p"
     assert generation.input["aspect_ratio"] == "16:9"  # default filled in
@@ -33,7 +34,7 @@ def test_it_creates_a_waiting_generation_and_holds_its_quote(alice):
     hold = CreditHold.objects.get(reference=generation.hold_reference)
     assert (hold.amount, hold.state) == (Decimal("55.00"), CreditHold.OPEN)
     assert available(alice) == Decimal("445.00")
-    assert generation.events.get().to_state == Generation.WAITING
+    assert generation.events.get().to_state == Generation.QUEUING
 
 
 def test_it_resolves_an_alias_and_keeps_the_name_sent(alice):

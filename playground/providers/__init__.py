@@ -6,7 +6,11 @@
 
 from django.conf import settings
 
+from config.prepared import PreparedQuery
 from playground.models import Provider
+
+# Read on every submit; the table is small (config/prepared.py).
+ENABLED = PreparedQuery(lambda: Provider.objects.filter(enabled=True))
 
 
 def registry() -> dict:
@@ -30,4 +34,4 @@ def for_row(row: Provider):
 
 
 def route(model_id: str) -> list[Provider]:
-    return [row for row in Provider.objects.filter(enabled=True) if row.serves(model_id)]
+    return [row for row in ENABLED.all() if row.serves(model_id)]

@@ -1,0 +1,103 @@
+"""Queries compiled once (config/prepared.py) give what the ORM gives."""
+
+from decimal import Decimal
+
+import pytest
+
+from accounts import apikeys
+from accounts.models import ApiKey
+from config.prepared import PreparedQuery
+from playground import services
+from playground.api.common import TEAM_GENERATION
+from playground.api.limits import UNFINISHED_BY_KEY
+from playground.models import Generation
+
+pytestmark = pytest.mark.django_db
+
+
+def submit(user, prompt="A lighthouse in a storm", **extra):
+    return services.submit(
+        user=user, model="kling/v2-1", input={"prompt": prompt, "resolution": "480p"}, **extra
+    )
+
+
+def field_values(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in instance._meta.fields}
+
+
+def test_an_instance_equals_the_orms_field_for_field(alice):
+    generation = submit(alice, callback_url="https://example.com/hook")
+    Generation.objects.filter(pk=generation.pk).update(
+        progress=40, width=854, height=480, price_breakdown="per job = 55.00 credits"
+    )
+    expected = Generation.objects.get(pk=generation.pk)
+
+    found = TEAM_GENERATION.first(task_id=generation.task_id, team_id=alice.profile.team_id)
+
+    assert field_values(found) == field_values(expected)
+    assert found.input["prompt"] == "A lighthouse in a storm"  # JSON decoded
+    assert found.created_at.tzinfo is not None  # aware, as the ORM's
+    assert not found._state.adding  # a saved row: save() updates it
+
+
+def test_each_call_uses_its_own_parameters(alice, carol):
+    mine, theirs = submit(alice, "first"), submit(carol, "second")
+    team = alice.profile.team_id
+
+    assert TEAM_GENERATION.first(task_id=mine.task_id, team_id=team).pk == mine.pk
+    assert TEAM_GENERATION.first(task_id=theirs.task_id, team_id=team) is None  # other team
+    assert (
+        TEAM_GENERATION.first(task_id=theirs.task_id, team_id=carol.profile.team_id).pk
+        == theirs.pk
+    )
+    assert TEAM_GENERATION.first(task_id="gen_missing", team_id=team) is None
+
+
+def test_select_related_rows_come_in_the_same_query(alice, django_assert_num_queries):
+    key, _ = apikeys.issue(alice, "laptop")
+    with django_assert_num_queries(1):
+        found = apikeys.KEY_BY_PREFIX.first(prefix=key.prefix)
+        assert found.pk == key.pk
+        assert found.user.username == "alice"
+        assert found.user.profile.team_id == alice.profile.team_id
+        assert found.user.credit_account.balance == Decimal("500.00")  # the granted credits
+
+
+def test_count_stops_at_its_limit(alice):
+    key, _ = apikeys.issue(alice)
+    for n in range(3):
+        submit(alice, f"take {n}", api_key=key)
+    Generation.objects.filter(api_key=key).filter(input__prompt="take 0").update(
+        state=Generation.SUCCESS
+    )
+
+    assert UNFINISHED_BY_KEY.count(api_key_id=key.pk) == 2
+    assert UNFINISHED_BY_KEY.count(api_key_id=key.pk, up_to=1) == 1
+    assert UNFINISHED_BY_KEY.count(api_key_id=key.pk + 1000) == 0
+
+
+def test_a_query_without_parameters(alice):
+    query = PreparedQuery(lambda: ApiKey.objects.order_by("pk"))
+    first, _ = apikeys.issue(alice, "one")
+    second, _ = apikeys.issue(alice, "two")
+    assert [key.pk for key in query.all()] == [first.pk, second.pk]
+
+
+def test_wrong_parameters_are_refused_before_any_sql(alice, django_assert_num_queries):
+    team = alice.profile.team_id
+    with django_assert_num_queries(0):
+        with pytest.raises(TypeError, match="team_id must be int"):
+            TEAM_GENERATION.first(task_id="gen_x", team_id=str(team))
+        with pytest.raises(TypeError, match="expected the parameters"):
+            TEAM_GENERATION.first(task_id="gen_x")
+    with pytest.raises(TypeError, match="str or int"):
+        PreparedQuery(lambda when: Generation.objects.filter(created_at=when), when=object)
+
+
+def test_a_parameter_that_does_not_reach_the_sql_is_an_error():
+    # The marker is transformed on its way into the SQL, so no value could be put in.
+    query = PreparedQuery(
+        lambda prompt: Generation.objects.filter(task_id=prompt.upper()), prompt=str
+    )
+    with pytest.raises(TypeError, match="do not reach the SQL"):
+        query.first(prompt="x")
