@@ -82,32 +82,32 @@ def hold(account: CreditAccount, amount, reference: str, *, note: str = "") -> C
     """Reserve credits for work identified by `reference` (unique).
 
     Raises InsufficientCredits, holding nothing, when fewer are available.
-    Call it inside the transaction that records the work, so the two exist
-    together or not at all.
+    Call it inside the transaction that records the work, as late in it as
+    possible, so the two exist together or not at all.
     """
     amount = to_credits(amount)
     if amount < ZERO:
         raise ValueError("a hold cannot be negative")
-    # No savepoint (it would cost two more statements on every submit): when
-    # the credits are short nothing has been written, and the error is raised
-    # after the block, so the caller's transaction stays usable.
+    # Every hold on an account waits for the lock its UPDATE takes until the
+    # commit, so the UPDATE comes last, after the rows that need no lock. No
+    # savepoint (two more statements on every submit): a failed hold fails the
+    # caller's whole transaction, which must not record its work without the
+    # hold anyway. A caller that goes on after InsufficientCredits wraps the
+    # call in transaction.atomic() of its own.
     with transaction.atomic(savepoint=False):
+        credit_hold = CreditHold.objects.create(account=account, reference=reference, amount=amount)
+        LedgerEntry.objects.create(
+            account=account,
+            kind=LedgerEntry.HOLD,
+            held_change=amount,
+            reference=reference,
+            note=note,
+        )
         updated = CreditAccount.objects.filter(
             pk=account.pk, balance__gte=F("held") + amount
         ).update(held=F("held") + amount)
-        if updated:
-            credit_hold = CreditHold.objects.create(
-                account=account, reference=reference, amount=amount
-            )
-            LedgerEntry.objects.create(
-                account=account,
-                kind=LedgerEntry.HOLD,
-                held_change=amount,
-                reference=reference,
-                note=note,
-            )
-    if not updated:
-        raise InsufficientCredits(amount, available(account))
+        if not updated:
+            raise InsufficientCredits(amount, available(account))
     return credit_hold
 
 

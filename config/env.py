@@ -67,7 +67,8 @@ def database_from_url(url: str) -> dict:
     if scheme in {"postgres", "postgresql", "pgsql"}:
         options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         return {
-            "ENGINE": "django.db.backends.postgresql",
+            # Django's backend with a cheaper health check (config/postgresql/).
+            "ENGINE": "config.postgresql",
             "NAME": unquote(parts.path.lstrip("/")) or "reelgate",
             "USER": unquote(parts.username or ""),
             "PASSWORD": unquote(parts.password or ""),

@@ -92,16 +92,17 @@ def submit(
                 state=Generation.QUEUING,
                 next_poll_at=queue.redispatch_at(now),
             )
+            GenerationEvent.objects.create(
+                generation=generation, to_state=Generation.QUEUING, note=price.breakdown[:2000]
+            )
+            uploads.mark_used(normalized)
+            # Last: it locks the account's row until the commit.
             ledger.hold(
                 user.credit_account,
                 price.credits,
                 generation.hold_reference,
                 note=f"generation {generation.task_id}",
             )
-            GenerationEvent.objects.create(
-                generation=generation, to_state=Generation.QUEUING, note=price.breakdown[:2000]
-            )
-            uploads.mark_used(normalized)
             queue.dispatch_run(generation.pk)
     except IntegrityError:
         # Two requests with one Idempotency-Key raced; the other one won.

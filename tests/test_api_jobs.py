@@ -5,6 +5,7 @@ import threading
 from decimal import Decimal
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connections
 
 from accounts import apikeys, ledger
@@ -311,3 +312,24 @@ def test_null_characters_are_refused_not_stored(api, alice):
     assert "null character" in response.json()["msg"]
     assert api.get("/api/v1/jobs/recordInfo", taskId="gen_\u0000abc").status_code == 404
     assert not Generation.objects.exists()
+
+
+@pytest.mark.skipif(not django_settings.REDIS_URL, reason="the counters live in Redis")
+def test_the_request_counter_expires_after_its_window(api, alice):
+    import time
+
+    from django.core.cache import cache
+
+    from accounts.models import ApiKey
+    from playground.api import limits
+
+    window = None
+    while window != int(time.time() // 60):  # both requests in one minute's window
+        window = int(time.time() // 60)
+        for _ in range(2):
+            assert api.get("/api/v1/chat/credit").status_code == 200
+    prefix = ApiKey.objects.get(user=alice).prefix
+    name = cache.make_key(f"api-rate:{prefix}:{window}")
+    client = limits._redis()
+    assert int(client.get(name)) >= 2
+    assert 0 < client.ttl(name) <= limits.WINDOW_TTL

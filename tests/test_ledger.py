@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 
 from accounts import ledger
 from accounts.models import CreditAccount, CreditHold, LedgerEntry
@@ -91,8 +92,8 @@ def test_a_second_capture_or_release_is_a_no_op(alice):
 def test_it_refuses_a_hold_above_the_available_credits(alice):
     account = fresh(alice)
     ledger.hold(account, "450", "gen-1")
-    with pytest.raises(ledger.InsufficientCredits) as error:
-        ledger.hold(account, "50.01", "gen-2")
+    with pytest.raises(ledger.InsufficientCredits) as error, transaction.atomic():
+        ledger.hold(account, "50.01", "gen-2")  # a savepoint of its own: the test goes on
     assert error.value.required == Decimal("50.01")
     assert error.value.available == Decimal("50.00")
     assert "50.01 needed, 50.00 available" in str(error.value)

@@ -47,8 +47,7 @@ def test_each_call_uses_its_own_parameters(alice, carol):
     assert TEAM_GENERATION.first(task_id=mine.task_id, team_id=team).pk == mine.pk
     assert TEAM_GENERATION.first(task_id=theirs.task_id, team_id=team) is None  # other team
     assert (
-        TEAM_GENERATION.first(task_id=theirs.task_id, team_id=carol.profile.team_id).pk
-        == theirs.pk
+        TEAM_GENERATION.first(task_id=theirs.task_id, team_id=carol.profile.team_id).pk == theirs.pk
     )
     assert TEAM_GENERATION.first(task_id="gen_missing", team_id=team) is None
 

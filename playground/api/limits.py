@@ -51,10 +51,12 @@ def count_request(api_key) -> None:
 def _count(key: str) -> int:
     """Count one more request in the window's counter; the new count.
 
-    Every API call pays for this, so on Redis it is one round trip: INCR and
-    EXPIRE pipelined, on one client per process. Django's cache API takes
-    three (add, then incr's EXISTS and INCR) and builds a Redis client for
-    each call (bench/README.md).
+    Every API call pays for this, so on Redis it is one command on one client
+    per process: INCR, and EXPIRE only when INCR made the counter. Django's
+    cache API takes three round trips (add, then incr's EXISTS and INCR) and
+    builds a Redis client for each call (bench/README.md). Should a process
+    die between the two commands, one counter stays without expiry: a few
+    bytes, never counted again once its minute has passed.
     """
     client = _redis()
     if client is None:
@@ -66,10 +68,10 @@ def _count(key: str) -> int:
             cache.set(key, 1, timeout=WINDOW_TTL)
             return 1
     name = cache.make_key(key)  # the cache's own key, prefix and all
-    pipe = client.pipeline(transaction=False)
-    pipe.incr(name)
-    pipe.expire(name, WINDOW_TTL)
-    return pipe.execute()[0]
+    used = client.incr(name)
+    if used == 1:
+        client.expire(name, WINDOW_TTL)
+    return used
 
 
 def _redis() -> redis.Redis | None:
