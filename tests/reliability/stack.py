@@ -84,7 +84,6 @@ class Stack:
         self.env = process_env(
             KEY_PREFIX=self.prefix,
             ALLOW_PRIVATE_URLS="1",
-            BENCH_INSTANT_PROVIDER="1",
             **env,
         )
         self.processes: list[ManagedProcess] = []
