@@ -243,6 +243,11 @@ class Upload(models.Model):
     original_name = models.CharField(max_length=255, blank=True)
     mime_type = models.CharField(max_length=50)
     size_bytes = models.BigIntegerField()
+    # Hex digests of the stored bytes (blank for uploads stored before they were kept).
+    md5 = models.CharField(max_length=32, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    # What the uploader attached (the Replicate files API's `metadata`), returned as sent.
+    metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     used_at = models.DateTimeField(null=True, blank=True)
 
@@ -251,6 +256,8 @@ class Upload(models.Model):
         indexes = [
             # the sweeper: unused uploads past their retention
             models.Index(fields=["used_at", "created_at"], name="upload_unused_age"),
+            # a team's uploads, newest first (GET /v1/files)
+            models.Index(fields=["team", "-created_at"], name="upload_team_recent"),
         ]
 
     def __str__(self) -> str:

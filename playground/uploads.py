@@ -11,11 +11,13 @@ Uploads live in the default storage at `uploads/<random token>/<name>`: the
 path is the capability, as with result files. The engine reads them from
 storage directly (playground/inputs.py). `services.submit` marks the uploads
 a generation uses (`mark_used`); the sweeper deletes the others once they are
-UPLOAD_RETENTION_HOURS old (`remove_unused`).
+UPLOAD_RETENTION_HOURS old (`remove_unused`). The owner's team may delete
+one at any time (`delete_upload`, Replicate's DELETE /v1/files/{id}).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -257,29 +259,48 @@ def new_file_id() -> str:
     return secrets.token_urlsafe(18)
 
 
+def display_name(name: str) -> str:
+    """The name a file came with, kept for showing it back: printable characters
+    only (the database refuses NUL in text), at most 255 of them."""
+    return "".join(ch for ch in name if ch.isprintable()).strip()[:255]
+
+
+def digests(body: BinaryIO) -> tuple[str, str]:
+    """(MD5, SHA-256) hex digests of the whole stream, read in chunks."""
+    md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+    for chunk in _chunks_of(body):
+        md5.update(chunk)
+        sha256.update(chunk)
+    return md5.hexdigest(), sha256.hexdigest()
+
+
 def store_upload(
     user,
     source: BinaryIO | str | Path,
     *,
     original_name: str = "",
     kinds: Iterable[str] = ALL_KINDS,
+    metadata: dict | None = None,
 ) -> Upload:
     """Check `source` and store it as `user`'s upload.
 
     `source` is a path on local disk or a binary file-like object (a Django
     UploadedFile, an open file); it is read in chunks, never whole. Raises
     UploadRefused when it is empty, not an accepted type (judged by content)
-    or over that type's size limit; nothing is stored then.
+    or over that type's size limit; nothing is stored then. `metadata` is
+    kept with the upload as given (a JSON object the caller has checked).
     """
     kinds = tuple(kinds)
     if not original_name and not isinstance(source, str | Path):
         original_name = PurePosixPath(str(getattr(source, "name", "") or "")).name
-    original_name = (original_name or "").strip()[:255]
+    original_name = display_name(original_name or "")
     with _local_path(source, kinds) as path:
         size = path.stat().st_size
         with path.open("rb") as body:
             head = body.read(SNIFF_BYTES)
             mime = judge(head, size, kinds)
+            body.seek(0)
+            md5, sha256 = digests(body)
             file_id = new_file_id()
             name = f"{FOLDER}/{file_id}/{safe_name(original_name, mime)}"
             body.seek(0)
@@ -293,6 +314,9 @@ def store_upload(
             original_name=original_name,
             mime_type=mime,
             size_bytes=size,
+            md5=md5,
+            sha256=sha256,
+            metadata=metadata or {},
         )
     except BaseException:
         default_storage.delete(stored)
@@ -365,6 +389,21 @@ def remove_unused(older_than: timedelta | None = None) -> int:
         removed += 1
         delete_files(storage_name)
     return removed
+
+
+def delete_upload(upload: Upload) -> bool:
+    """Delete an upload now, whether or not a generation has used it; False if it
+    was gone already (another delete, or the sweeper, got there first).
+
+    The row goes first, as in `remove_unused`: whoever deletes it removes the
+    file. A generation that has not started yet and uses the file then fails
+    on its missing input; a finished one keeps its result.
+    """
+    deleted, _ = Upload.objects.filter(pk=upload.pk).delete()
+    if not deleted:
+        return False
+    delete_files(upload.storage_name)
+    return True
 
 
 def remove_unused_hourly() -> int:

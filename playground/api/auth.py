@@ -80,17 +80,18 @@ def read_json(request: HttpRequest) -> dict:
         raise ApiError(400, f"Malformed JSON in the request body: {exc}.") from None
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object.")
-    if _has_nul(body):
+    if has_nul(body):
         # The request is stored as sent, and PostgreSQL's jsonb cannot hold \u0000.
         raise ApiError(400, "The request body contains a null character (\\u0000).")
     return body
 
 
-def _has_nul(value) -> bool:
+def has_nul(value) -> bool:
+    """Whether a parsed JSON value holds \\u0000 anywhere, which jsonb cannot store."""
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+        return any(has_nul(key) or has_nul(item) for key, item in value.items())
     if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
+        return any(has_nul(item) for item in value)
     return False

@@ -1,13 +1,16 @@
-"""OpenAPI paths of the Replicate predictions contract (replicate_predictions.py).
+"""OpenAPI paths of the Replicate contract: predictions (replicate_predictions.py)
+and files (replicate_files.py).
 
 openapi.extra_paths() adds them to the document.
 """
 
 from typing import Any
 
+from playground.api.replicate_files import METADATA_MAX_BYTES
 from playground.api.replicate_predictions import EVENTS, STATUSES, WAIT_MAX_SECONDS
 
 TAGS = ["Replicate predictions"]
+FILE_TAGS = ["Replicate files"]
 STRING = {"type": "string"}
 NULLABLE_STRING = {"type": ["string", "null"]}
 MOMENT = {"type": "string", "format": "date-time"}
@@ -46,14 +49,23 @@ def obj(required: list[str], **properties: Any) -> dict:
     return {"type": "object", "required": required, "properties": properties}
 
 
-def errors(*codes: int) -> dict:
+FILE_ERROR_TEXT = {
+    **ERROR_TEXT,
+    400: "Bad request: not multipart/form-data, an unreadable body or a bad cursor.",
+    404: "Not found: no such file (or it belongs to another team).",
+    422: "The file is missing, empty, of another type or too large, or metadata is "
+    "not a JSON object: invalid_fields names the part.",
+}
+
+
+def errors(*codes: int, text: dict[int, str] = ERROR_TEXT) -> dict:
     answers = {}
     for code in codes:
         content = {"application/problem+json": {"schema": PROBLEM}}
         if code == 404:
             # A /v1/ URL no route matches gets the site's JSON 404, which has `detail` too.
             content["application/json"] = {"schema": PROBLEM}
-        answers[str(code)] = {"description": ERROR_TEXT[code], "content": content}
+        answers[str(code)] = {"description": text[code], "content": content}
     return answers
 
 
@@ -112,6 +124,52 @@ def page(items: dict) -> dict:
     )
 
 
+def file() -> dict:
+    return obj(
+        [
+            "id",
+            "name",
+            "content_type",
+            "size",
+            "etag",
+            "checksums",
+            "metadata",
+            "created_at",
+            "expires_at",
+            "urls",
+        ],
+        id=STRING,
+        name={**STRING, "description": "The name it was uploaded with."},
+        content_type={
+            "type": "string",
+            "enum": ["image/jpeg", "image/png", "image/webp", "video/mp4"],
+            "description": "Judged by the content, not by what the client said.",
+        },
+        size={"type": "integer", "description": "Bytes."},
+        etag={**STRING, "description": "The content's MD5."},
+        checksums={
+            "type": "object",
+            "properties": {"sha256": STRING, "md5": STRING},
+            "additionalProperties": STRING,
+        },
+        metadata={"type": "object", "description": "As sent with the file."},
+        created_at=MOMENT,
+        expires_at={
+            **NULLABLE_MOMENT,
+            "description": "When the file is deleted unless a prediction uses it first; "
+            "a file a prediction uses is kept.",
+        },
+        urls=obj(
+            ["get"],
+            get={
+                **STRING,
+                "format": "uri",
+                "description": "The file itself: pass it as any image or video input.",
+            },
+        ),
+    )
+
+
 def path_param(name: str, description: str) -> dict:
     return {
         "name": name,
@@ -125,6 +183,14 @@ def path_param(name: str, description: str) -> dict:
 OWNER = path_param("owner", "The model's owner: the part of a catalog id or alias before '/'.")
 NAME = path_param("name", "The model's name: the part after '/' (google/veo-3-1).")
 PREDICTION_ID = path_param("prediction_id", "The prediction's id, as create returned it.")
+FILE_ID = path_param("file_id", "The file's id, as create returned it.")
+CURSOR = {
+    "name": "cursor",
+    "in": "query",
+    "required": False,
+    "schema": STRING,
+    "description": "From a page's next or previous URL.",
+}
 WAIT_TEXT = (
     f"With `Prefer: wait` (or `wait=N`, 1 to {WAIT_MAX_SECONDS} s) the answer waits until the "
     "prediction finishes or the time runs out; an unfinished one is returned as `starting`. "
@@ -161,6 +227,74 @@ def create_body(*, version_required: bool) -> dict:
     }
 
 
+def file_paths() -> dict:
+    upload = obj(
+        ["content"],
+        content={
+            "type": "string",
+            "format": "binary",
+            "description": "The file: a JPEG, PNG or WebP image (at most UPLOAD_MAX_IMAGE_MB) "
+            "or an MP4 video (at most UPLOAD_MAX_VIDEO_MB).",
+        },
+        filename={**STRING, "description": "Its name; the content part's filename otherwise."},
+        type={**STRING, "description": "Accepted and ignored: the content decides the type."},
+        metadata={
+            **STRING,
+            "description": f"A JSON object kept with the file, at most "
+            f"{METADATA_MAX_BYTES // 1024} KB.",
+        },
+    )
+    return {
+        "/v1/files": {
+            "post": {
+                "operationId": "replicateCreateFile",
+                "tags": FILE_TAGS,
+                "summary": "Upload a file to use as a prediction input (the client's files.create)",
+                "requestBody": {
+                    "required": True,
+                    "content": {"multipart/form-data": {"schema": upload}},
+                },
+                "responses": {
+                    **ok(file(), 201, "The file."),
+                    **errors(400, 401, 422, 429, 455, 500, text=FILE_ERROR_TEXT),
+                },
+            },
+            "get": {
+                "operationId": "replicateListFiles",
+                "tags": FILE_TAGS,
+                "summary": "The team's files, newest first",
+                "parameters": [CURSOR],
+                "responses": {
+                    **ok(page(file())),
+                    **errors(400, 401, 429, 455, 500, text=FILE_ERROR_TEXT),
+                },
+            },
+        },
+        "/v1/files/{file_id}": {
+            "get": {
+                "operationId": "replicateGetFile",
+                "tags": FILE_TAGS,
+                "summary": "A file",
+                "parameters": [FILE_ID],
+                "responses": {
+                    **ok(file()),
+                    **errors(401, 404, 429, 455, 500, text=FILE_ERROR_TEXT),
+                },
+            },
+            "delete": {
+                "operationId": "replicateDeleteFile",
+                "tags": FILE_TAGS,
+                "summary": "Delete a file now: later requests for it answer 404",
+                "parameters": [FILE_ID],
+                "responses": {
+                    "204": {"description": "Deleted."},
+                    **errors(401, 404, 429, 455, 500, text=FILE_ERROR_TEXT),
+                },
+            },
+        },
+    }
+
+
 def paths() -> dict:
     created = ok(prediction(), 201, "The prediction.")
     return {
@@ -191,15 +325,7 @@ def paths() -> dict:
                 "operationId": "replicateListPredictions",
                 "tags": TAGS,
                 "summary": "The team's predictions made through this contract, newest first",
-                "parameters": [
-                    {
-                        "name": "cursor",
-                        "in": "query",
-                        "required": False,
-                        "schema": STRING,
-                        "description": "From a page's next or previous URL.",
-                    }
-                ],
+                "parameters": [CURSOR],
                 "responses": {**ok(page(prediction())), **errors(400, 401, 429, 455, 500)},
             },
         },
@@ -278,4 +404,5 @@ def paths() -> dict:
                 },
             }
         },
+        **file_paths(),
     }

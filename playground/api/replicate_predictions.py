@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 
@@ -385,53 +385,46 @@ def predictions(request: HttpRequest) -> JsonResponse:
 # -- read, list, cancel -------------------------------------------------------
 
 
-def encode_cursor(direction: str, generation: Generation) -> str:
-    raw = json.dumps([direction, generation.created_at.isoformat(), generation.task_id])
+def encode_cursor(direction: str, created_at: datetime, key: str) -> str:
+    raw = json.dumps([direction, created_at.isoformat(), key])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[str, datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        direction, created_at, task_id = json.loads(raw)
+        direction, created_at, key = json.loads(raw)
         moment = datetime.fromisoformat(created_at)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise ApiError(400, "Invalid cursor: use the next or previous URL of a page.") from None
-    if (
-        direction not in ("next", "previous")
-        or not isinstance(task_id, str)
-        or not plausible_id(task_id)
-    ):
+    if direction not in ("next", "previous") or not isinstance(key, str) or not plausible_id(key):
         raise ApiError(400, "Invalid cursor: use the next or previous URL of a page.")
-    return direction, moment, task_id
+    return direction, moment, key
 
 
-def list_predictions(request: HttpRequest) -> JsonResponse:
-    """The team's predictions made through this contract, newest first, PAGE_SIZE a page.
+def keyset_page(
+    request: HttpRequest, rows: QuerySet, key: str, route: str
+) -> tuple[list, dict[str, str | None]]:
+    """A page of `rows`, newest first, PAGE_SIZE long, and Replicate's `next` and
+    `previous` URLs (to the `route`, with a `cursor`) around it.
 
-    Keyset pages on (created_at, id): a page stays right while new predictions
-    arrive. Only this contract's, as the OpenAI list keeps to its own; any team
-    generation is still read by id.
+    Keyset pages on (created_at, `key`), a unique field: a page stays right
+    while new rows arrive, which offsets would shift.
     """
-    # Served by the gen_team_recent index (team, -created_at); the contract
-    # and the keyset bound filter within that range.
-    rows = Generation.objects.filter(
-        team_id=request.user.profile.team_id, contract=NAME
-    ).prefetch_related("events")
     direction, anchor = "next", None
     cursor = request.GET.get("cursor")
     if cursor:
-        direction, created_at, task_id = decode_cursor(cursor)
-        anchor = (created_at, task_id)
+        direction, created_at, last = decode_cursor(cursor)
+        anchor = (created_at, last)
         if direction == "next":
             rows = rows.filter(
-                Q(created_at__lt=created_at) | Q(created_at=created_at, task_id__lt=task_id)
+                Q(created_at__lt=created_at) | Q(created_at=created_at, **{f"{key}__lt": last})
             )
         else:
             rows = rows.filter(
-                Q(created_at__gt=created_at) | Q(created_at=created_at, task_id__gt=task_id)
+                Q(created_at__gt=created_at) | Q(created_at=created_at, **{f"{key}__gt": last})
             )
-    ordering = ("-created_at", "-task_id") if direction == "next" else ("created_at", "task_id")
+    ordering = ("-created_at", f"-{key}") if direction == "next" else ("created_at", key)
     page = list(rows.order_by(*ordering)[: PAGE_SIZE + 1])
     more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
@@ -439,13 +432,31 @@ def list_predictions(request: HttpRequest) -> JsonResponse:
         page.reverse()
     older = more if direction == "next" else anchor is not None
     newer = more if direction == "previous" else anchor is not None
-    url = origin(request) + reverse("replicate-predictions") + "?cursor="
+    url = origin(request) + reverse(route) + "?cursor="
+
+    def link(direction: str, row) -> str:
+        return url + encode_cursor(direction, row.created_at, getattr(row, key))
+
+    return page, {
+        "next": link("next", page[-1]) if page and older else None,
+        "previous": link("previous", page[0]) if page and newer else None,
+    }
+
+
+def list_predictions(request: HttpRequest) -> JsonResponse:
+    """The team's predictions made through this contract, newest first, PAGE_SIZE a page.
+
+    Only this contract's, as the OpenAI list keeps to its own; any team
+    generation is still read by id.
+    """
+    # Served by the gen_team_recent index (team, -created_at); the contract
+    # and the keyset bound filter within that range.
+    rows = Generation.objects.filter(
+        team_id=request.user.profile.team_id, contract=NAME
+    ).prefetch_related("events")
+    page, links = keyset_page(request, rows, "task_id", "replicate-predictions")
     return JsonResponse(
-        {
-            "next": url + encode_cursor("next", page[-1]) if page and older else None,
-            "previous": url + encode_cursor("previous", page[0]) if page and newer else None,
-            "results": [prediction(generation, request) for generation in page],
-        }
+        {**links, "results": [prediction(generation, request) for generation in page]}
     )
 
 

@@ -17,7 +17,8 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.storage import default_storage
-from django.http import HttpRequest, JsonResponse
+from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpRequest, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
 
 from playground import outbound, uploads
@@ -88,27 +89,34 @@ def text_fields(data, names: tuple[str, ...]) -> dict[str, str]:
     return {name: optional_string(data, name) for name in names}
 
 
-@kie_api("POST")
-def file_stream_upload(request: HttpRequest) -> JsonResponse:
-    """multipart/form-data: `file`, optional `fileName` and `uploadPath`."""
+def multipart_file(request: HttpRequest, field: str) -> tuple[UploadedFile, QueryDict]:
+    """The file in `field` of a multipart body, metered as it arrives, and the
+    body's text fields. The caller closes the file (which deletes it)."""
     if request.content_type != "multipart/form-data":
         raise ApiError(
-            400, "Send the file as multipart/form-data, in the field 'file'.", param="file"
+            400, f"Send the file as multipart/form-data, in the field '{field}'.", param=field
         )
-    refuse_oversized(request, "file", uploads.largest_limit(), MULTIPART_OVERHEAD)
-    handler = uploads.LimitedUploadHandler(request, field="file")
+    refuse_oversized(request, field, uploads.largest_limit(), MULTIPART_OVERHEAD)
+    handler = uploads.LimitedUploadHandler(request, field=field)
     request.upload_handlers = [handler]
     try:
         files, post = request.FILES, request.POST
     except (MultiPartParserError, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent) as exc:
         raise ApiError(400, f"The multipart body could not be read: {exc}") from None
     if handler.refused is not None:
-        raise field_errors({"file": [str(handler.refused)]})
-    uploaded = files.get("file")
+        raise field_errors({field: [str(handler.refused)]})
+    uploaded = files.get(field)
     if uploaded is None:
-        if post.get("file"):
-            raise field_errors({"file": ["Send a file here, not text."]})
-        raise field_errors({"file": ["This field is required."]})
+        if post.get(field):
+            raise field_errors({field: ["Send a file here, not text."]})
+        raise field_errors({field: ["This field is required."]})
+    return uploaded, post
+
+
+@kie_api("POST")
+def file_stream_upload(request: HttpRequest) -> JsonResponse:
+    """multipart/form-data: `file`, optional `fileName` and `uploadPath`."""
+    uploaded, post = multipart_file(request, "file")
     names = text_fields(post, ("fileName", "uploadPath"))
     try:
         return store(request, "file", uploaded, names["fileName"] or uploaded.name)

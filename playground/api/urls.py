@@ -6,6 +6,7 @@ from playground.api import (
     jobs,
     openai_videos,
     openapi,
+    replicate_files,
     replicate_predictions,
     uploads,
     video_generations,
@@ -64,4 +65,7 @@ urlpatterns = [
         replicate_predictions.webhook_secret,
         name="replicate-webhook-secret",
     ),
+    # Its files API: where the client uploads a prediction's file inputs first.
+    path("v1/files", replicate_files.files, name="replicate-files"),
+    path("v1/files/<str:file_id>", replicate_files.file_detail, name="replicate-file"),
 ]
