@@ -16,7 +16,6 @@ import av
 import httpx
 import numpy as np
 import pytest
-import replicate
 from django.conf import settings as django_settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -28,6 +27,7 @@ from playground import uploads
 from playground.api import replicate_predictions
 from playground.api.openapi import document
 from playground.models import Generation, Upload
+from tests.test_api_replicate import sdk
 
 FILES = "/v1/files"
 HTML = b"<!doctype html><html><body>not a picture</body></html>"
@@ -37,12 +37,6 @@ def png(color=(210, 40, 40), size=(320, 240)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, color).save(out, format="PNG")
     return out.getvalue()
-
-
-def sdk(live_server, key: str) -> replicate.Client:
-    client = replicate.Client(api_token=key, base_url=live_server.url)
-    client.poll_interval = 0.2
-    return client
 
 
 @pytest.fixture
