@@ -1,6 +1,8 @@
 """The PostgreSQL health check (config/postgresql/): a connection the server
 closed is replaced before a request uses it; a healthy one is kept."""
 
+import select
+
 import psycopg
 import pytest
 from django.db import ProgrammingError, connection
@@ -19,17 +21,22 @@ def backend_pid() -> int:
         return cursor.fetchone()[0]
 
 
-def terminate(pid: int) -> None:
-    """End a server process from a connection of our own, as a restart would."""
+def admin_connection() -> psycopg.Connection:
+    """A connection of our own to the test database, beside Django's."""
     params = connection.get_connection_params()
-    with psycopg.connect(
+    return psycopg.connect(
         dbname=params["dbname"],
         host=params.get("host") or None,
         port=params.get("port") or None,
         user=params.get("user") or None,
         password=params.get("password") or None,
         autocommit=True,
-    ) as admin:
+    )
+
+
+def terminate(pid: int) -> None:
+    """End a server process, as a restart would."""
+    with admin_connection() as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", [pid])
 
 
@@ -61,3 +68,22 @@ def test_a_failed_query_leaves_the_connection_usable():
     assert connection.is_usable()
     new_request()
     assert backend_pid() == first
+
+
+def test_a_message_waiting_on_a_healthy_connection_does_not_replace_it():
+    first = backend_pid()
+    with connection.cursor() as cursor:
+        cursor.execute("LISTEN reelgate_health_probe")
+    with admin_connection() as admin:
+        admin.execute("NOTIFY reelgate_health_probe")
+    # Something to read now sits on the socket; the server still answers.
+    wait_for(
+        lambda: bool(select.select([connection.connection.fileno()], [], [], 0)[0]),
+        timeout=10,
+        message="the notification on the socket",
+    )
+    assert connection.is_usable()
+    new_request()
+    assert backend_pid() == first
+    with connection.cursor() as cursor:
+        cursor.execute("UNLISTEN reelgate_health_probe")

@@ -9,10 +9,11 @@ about a seventh of a web worker's time under recordInfo load
 
 A server that ends a connection says so on the socket: it sends an error
 message, then closes it. Between requests a healthy connection has nothing
-to read (we never LISTEN, so no notification arrives unasked), so a socket
-with data or an end of file waiting is the sign. A connection lost without
-a word (a cut cable) passes the check and fails its next query, as it would
-with no check at all; Django then closes it at the end of that request.
+to read (we never LISTEN, so no notification arrives unasked). So a quiet
+socket passes at no cost, and only when something is waiting does Django's
+own check ask the server. A connection lost without a word (a cut cable)
+passes and fails its next query, as it would with no check at all; Django
+then closes it at the end of that request.
 """
 
 import select
@@ -27,6 +28,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         try:
             poller = select.poll()
             poller.register(self.connection.fileno(), select.POLLIN)
-            return not poller.poll(0)
+            quiet = not poller.poll(0)
         except (OSError, ValueError, base.Database.Error):
             return False
+        # Something arrived unasked: an end of file, or a message to read first.
+        return quiet or super().is_usable()
