@@ -314,6 +314,37 @@ def test_null_characters_are_refused_not_stored(api, alice):
     assert not Generation.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("NaN", "NaN is not allowed"),
+        ("-Infinity", "-Infinity is not allowed"),
+        ("1e999", "out of range"),
+        ('"\\ud800"', "unpaired surrogate"),
+        ("[" * 100 + "]" * 100, "nested more than 64 levels"),
+        ("[" * 100_000 + "]" * 100_000, "nested more than 64 levels"),
+    ],
+    ids=["nan", "infinity", "overflow", "surrogate", "deep", "very-deep"],
+)
+def test_a_body_the_database_could_not_store_is_a_400(api, alice, extra, message):
+    """The request is stored as sent: what JSON columns refuse is refused first."""
+    body = '{"model": "kling/v2-1", "input": {"prompt": "%s"}, "extra": %s}' % (PROMPT, extra)
+    response = api.post("/api/v1/jobs/createTask", body)
+    assert response.status_code == 400, response.content[:300]
+    assert message in response.json()["msg"]
+    assert not Generation.objects.exists()
+
+
+def test_a_deep_but_storable_body_is_accepted(api, alice):
+    nested = "[" * 60 + "1" + "]" * 60
+    body = '{"model": "kling/v2-1", "input": {"prompt": "%s"}, "extra": %s}' % (PROMPT, nested)
+    response = api.post("/api/v1/jobs/createTask", body)
+    assert response.status_code == 200, response.content[:300]
+    task_id = response.json()["data"]["taskId"]
+    param = api.get("/api/v1/jobs/recordInfo", taskId=task_id).json()["data"]["param"]
+    assert json.loads(param)["extra"] == json.loads(nested)
+
+
 @pytest.mark.skipif(not django_settings.REDIS_URL, reason="the counters live in Redis")
 def test_the_request_counter_expires_after_its_window(api, alice):
     import time

@@ -8,6 +8,7 @@ envelope. Views only parse, call the core and render.
 
 import json
 import logging
+import math
 from collections.abc import Callable
 from functools import wraps
 
@@ -75,23 +76,64 @@ def read_json(request: HttpRequest) -> dict:
     if not request.body:
         raise ApiError(400, "The request body is empty; send a JSON object.")
     try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = parse_json(request.body)
+    except ValueError as exc:
         raise ApiError(400, f"Malformed JSON in the request body: {exc}.") from None
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object.")
-    if has_nul(body):
-        # The request is stored as sent, and PostgreSQL's jsonb cannot hold \u0000.
-        raise ApiError(400, "The request body contains a null character (\\u0000).")
     return body
 
 
-def has_nul(value) -> bool:
-    """Whether a parsed JSON value holds \\u0000 anywhere, which jsonb cannot store."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(key) or has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(has_nul(item) for item in value)
-    return False
+# Deeper than any request of ours needs, and shallow enough for every
+# recursive encoder on the way to the database.
+MAX_JSON_DEPTH = 64
+
+
+def parse_json(text: bytes | str):
+    """JSON the database can store as sent, or ValueError saying why not.
+
+    Requests are stored as sent, so besides what json.loads refuses this
+    refuses what PostgreSQL's jsonb (and SQLite's JSON check) cannot hold:
+    NaN and infinities, \u0000, unpaired surrogates; and nesting deeper than
+    MAX_JSON_DEPTH.
+    """
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep") from None
+    _check_storable(value)
+    return value
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not allowed: numbers must be finite")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e999 reads as infinity
+        raise ValueError(f"{text} is out of range: numbers must be finite")
+    return number
+
+
+def _check_storable(value) -> None:
+    # Iterative: a value json.loads accepted may still be deeper than Python's
+    # recursion limit allows from inside a request.
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ValueError("it contains a null character (\\u0000)")
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("it contains an unpaired surrogate (\\ud800-\\udfff)") from None
+        elif isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep")
+            if isinstance(item, dict):
+                pending.extend((key, depth) for key in item)
+                pending.extend((child, depth + 1) for child in item.values())
+            else:
+                pending.extend((child, depth + 1) for child in item)

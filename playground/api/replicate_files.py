@@ -18,13 +18,12 @@ the client said (its `type` field is ignored). Its id is the upload's
 files, as it shares its predictions; another team's id is not found.
 """
 
-import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from playground import uploads
-from playground.api.auth import has_nul
+from playground.api.auth import parse_json
 from playground.api.common import plausible_id
 from playground.api.errors import ApiError, field_errors
 from playground.api.replicate_predictions import iso, keyset_page, replicate_api
@@ -78,8 +77,7 @@ def team_file(request: HttpRequest, file_id: str) -> Upload:
 def metadata_from(text: str | None) -> dict:
     """The `metadata` form field as a JSON object ({} when absent), or a 422.
 
-    Stored in a jsonb column, so what PostgreSQL refuses is refused here:
-    NUL characters, unpaired surrogates, NaN and infinities.
+    Stored in a JSON column, so it is read as request bodies are (parse_json).
     """
     if text is None or not text.strip():
         return {}
@@ -90,19 +88,11 @@ def metadata_from(text: str | None) -> dict:
     if len(text.encode("utf-8", "surrogatepass")) > METADATA_MAX_BYTES:
         raise refuse(f"Too large: at most {METADATA_MAX_BYTES // 1024} KB of JSON.")
     try:
-        value = json.loads(text)
-    except (ValueError, RecursionError) as exc:
+        value = parse_json(text)
+    except ValueError as exc:
         raise refuse(f"Malformed JSON: {exc}.") from None
     if not isinstance(value, dict):
         raise refuse("Must be a JSON object.")
-    try:
-        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise refuse("Must be valid Unicode: it holds an unpaired surrogate.") from None
-    except ValueError:
-        raise refuse("Numbers must be finite: no NaN or Infinity.") from None
-    if has_nul(value):
-        raise refuse("Must not contain a null character (\\u0000).")
     return value
 
 
