@@ -3,7 +3,7 @@
 import logging
 from pathlib import Path, PurePosixPath
 
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 
 log = logging.getLogger(__name__)
 
@@ -15,10 +15,11 @@ def delete_files(*names: str) -> None:
             default_storage.delete(name)
         except OSError:
             log.warning("could not delete %s", name, exc_info=True)
+    if not isinstance(default_storage, FileSystemStorage):
+        return  # object storages have no folders to leave behind
     for folder in {str(PurePosixPath(name).parent) for name in names}:
-        # FileSystemStorage leaves generations/<token>/ and uploads/<token>/
-        # behind; object storages have no folders, and no path() either.
+        # The filesystem keeps generations/<token>/ and uploads/<token>/.
         try:
             Path(default_storage.path(folder)).rmdir()
-        except (NotImplementedError, OSError):
+        except OSError:  # not empty, or gone already
             pass
