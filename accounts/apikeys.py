@@ -19,11 +19,14 @@ PREFIX_LENGTH = len(KEY_START) + 8
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 # Every API request starts here, so the SQL is built once (config/prepared.py).
-# The credit account comes along: createTask holds credits on it.
+# The credit account comes along: createTask holds credits on it. The prefix
+# is unique, so no ORDER BY (the model's default ordering would add a sort).
 KEY_BY_PREFIX = PreparedQuery(
-    lambda prefix: ApiKey.objects.select_related(
-        "user", "user__profile", "user__credit_account"
-    ).filter(prefix=prefix)[:1],
+    lambda prefix: (
+        ApiKey.objects.select_related("user", "user__profile", "user__credit_account")
+        .filter(prefix=prefix)
+        .order_by()[:1]
+    ),
     prefix=str,
 )
 

@@ -154,7 +154,10 @@ class LedgerEntry(models.Model):
         (ADJUST, "Adjust"),
     ]
 
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="entries")
+    # No index of its own: the (account, -created_at) index below leads with it.
+    account = models.ForeignKey(
+        CreditAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     kind = models.CharField(max_length=10, choices=KINDS)
     # Change to the balance: + for grants, − for captures, ± for adjustments.
     amount = money_field()

@@ -91,11 +91,21 @@ class Generation(models.Model):
     SOURCE_PLAYGROUND = "playground"
     SOURCES = [(SOURCE_API, "API"), (SOURCE_PLAYGROUND, "Playground")]
 
-    task_id = models.CharField(max_length=40, unique=True, default=new_task_id, editable=False)
+    # Unique by the constraint below. Neither task_id nor the two foreign keys
+    # have an index of their own: every createTask writes each index, and
+    # these would only repeat the constraint's and gen_team_recent's and
+    # gen_owner_recent's leading columns (and, for task_id, a LIKE index
+    # nothing uses).
+    task_id = models.CharField(max_length=40, default=new_task_id, editable=False)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="generations",
+        db_index=False,
     )
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="generations")
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, related_name="generations", db_index=False
+    )
     api_key = models.ForeignKey(
         ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="generations"
     )
@@ -178,12 +188,13 @@ class Generation(models.Model):
             models.Index(fields=["state", "next_poll_at"], name="gen_state_poll"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["task_id"], name="gen_unique_task_id"),
             # Idempotency-Key: one generation per key and API key.
             models.UniqueConstraint(
                 fields=["api_key", "idempotency_key"],
                 condition=~models.Q(idempotency_key=""),
                 name="gen_unique_idempotency_key",
-            )
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,7 +8,7 @@ from accounts import apikeys
 from accounts.models import ApiKey
 from config.prepared import PreparedQuery
 from playground import services
-from playground.api.common import TEAM_GENERATION
+from playground.api.common import GENERATION_BY_TASK_ID
 from playground.api.limits import UNFINISHED_BY_KEY
 from playground.models import Generation
 
@@ -32,12 +32,20 @@ def test_an_instance_equals_the_orms_field_for_field(alice):
     )
     expected = Generation.objects.get(pk=generation.pk)
 
-    found = TEAM_GENERATION.first(task_id=generation.task_id, team_id=alice.profile.team_id)
+    found = GENERATION_BY_TASK_ID.first(task_id=generation.task_id)
 
     assert field_values(found) == field_values(expected)
     assert found.input["prompt"] == "A lighthouse in a storm"  # JSON decoded
     assert found.created_at.tzinfo is not None  # aware, as the ORM's
     assert not found._state.adding  # a saved row: save() updates it
+
+
+# Two parameters, one of each kind.
+TEAM_GENERATION = PreparedQuery(
+    lambda task_id, team_id: Generation.objects.filter(task_id=task_id, team_id=team_id)[:1],
+    task_id=str,
+    team_id=int,
+)
 
 
 def test_each_call_uses_its_own_parameters(alice, carol):
