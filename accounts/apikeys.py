@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import keycache
 from accounts.models import ApiKey
 from config.prepared import PreparedQuery
 
@@ -18,12 +19,21 @@ PREFIX_LENGTH = len(KEY_START) + 8
 # once a minute.
 LAST_USED_PRECISION = timedelta(minutes=1)
 
-# Every API request starts here, so the SQL is built once (config/prepared.py).
-# The credit account comes along: createTask holds credits on it. The prefix
-# is unique, so no ORDER BY (the model's default ordering would add a sort).
+# Every API request starts here, so the SQL is built once (config/prepared.py)
+# and the rows are kept per process (accounts/keycache.py). The credit account
+# comes along, since createTask holds credits on it, but without its balance
+# and held: those are read fresh when asked for, as are the password and the
+# webhook secret, so a kept row holds nothing that moves. The prefix is
+# unique, so no ORDER BY (the model's default ordering would add a sort).
 KEY_BY_PREFIX = PreparedQuery(
     lambda prefix: (
         ApiKey.objects.select_related("user", "user__profile", "user__credit_account")
+        .defer(
+            "user__password",
+            "user__profile__webhook_secret",
+            "user__credit_account__balance",
+            "user__credit_account__held",
+        )
         .filter(prefix=prefix)
         .order_by()[:1]
     ),
@@ -61,15 +71,25 @@ def authenticate(raw_key: str) -> ApiKey | None:
     """The active key matching `raw_key`, or None (unknown, wrong or revoked)."""
     if not raw_key or not raw_key.startswith(KEY_START) or len(raw_key) > 200:
         return None
-    key = KEY_BY_PREFIX.first(prefix=raw_key[:PREFIX_LENGTH])
-    if key is None or not hmac.compare_digest(key.secret_hash, digest(raw_key)):
+    prefix = raw_key[:PREFIX_LENGTH]
+    epoch = keycache.epoch()  # before the row: see keycache
+    entry = keycache.get(prefix, epoch)
+    if entry is None:
+        rows = KEY_BY_PREFIX.rows(prefix=prefix)
+        if not rows:
+            return None
+        entry = keycache.keep(prefix, rows[0], epoch)
+    key = KEY_BY_PREFIX.instance(entry.row)
+    if not hmac.compare_digest(key.secret_hash, digest(raw_key)):
         return None
     if key.revoked_at is not None or not key.user.is_active:
         return None
+    if entry.last_used_at is not None:
+        key.last_used_at = max(key.last_used_at or entry.last_used_at, entry.last_used_at)
     now = timezone.now()
     if key.last_used_at is None or key.last_used_at < now - LAST_USED_PRECISION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        key.last_used_at = now
+        key.last_used_at = entry.last_used_at = now
     return key
 
 
@@ -79,4 +99,5 @@ def revoke(key: ApiKey) -> bool:
     revoked = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now)
     if revoked:
         key.revoked_at = now
+        keycache.changed()  # an update() sends no signal
     return bool(revoked)

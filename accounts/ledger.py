@@ -164,9 +164,16 @@ def _close(credit_hold: CreditHold, state: str, **fields) -> bool:
     return closed == 1
 
 
+def current(account: CreditAccount) -> CreditAccount:
+    """The account's balance and held as the database has them now.
+
+    An account that came with an API key carries neither (apikeys.KEY_BY_PREFIX).
+    """
+    return CreditAccount.objects.only("balance", "held").get(pk=account.pk)
+
+
 def available(account: CreditAccount) -> Decimal:
-    fresh = CreditAccount.objects.only("balance", "held").get(pk=account.pk)
-    return fresh.available()
+    return current(account).available()
 
 
 def totals_from_entries(account: CreditAccount) -> tuple[Decimal, Decimal]:

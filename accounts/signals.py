@@ -1,7 +1,9 @@
 from django.conf import settings
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from accounts import keycache
+from accounts.models import ApiKey, Profile
 from accounts.teams import ensure_member
 
 
@@ -11,3 +13,16 @@ def give_new_user_a_team(sender, instance, created, raw=False, **kwargs):
     # and a credit account; fixtures (raw) bring their own rows.
     if created and not raw:
         ensure_member(instance, getattr(instance, "_reelgate_team", None))
+
+
+@receiver(post_save, sender=ApiKey)
+@receiver(post_delete, sender=ApiKey)
+@receiver(post_save, sender=settings.AUTH_USER_MODEL)
+@receiver(post_delete, sender=settings.AUTH_USER_MODEL)
+@receiver(post_save, sender=Profile)
+@receiver(post_delete, sender=Profile)
+def forget_kept_keys(sender, raw=False, **kwargs):
+    # A key, its user (active or not) or their team may have changed: no
+    # process may go on authenticating with what it kept (accounts/keycache.py).
+    if not raw:
+        keycache.changed()

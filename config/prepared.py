@@ -65,13 +65,19 @@ class PreparedQuery:
 
     def all(self, **values) -> list[Model]:
         compiled = self._compiled()
-        if compiled.model is None:
-            raise TypeError("all() and first() need a queryset of model instances")
-        connection = compiled.connection
-        with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, self._params(compiled, values))
-            rows = cursor.fetchall()
-        return [self._instance(compiled, connection, row) for row in rows]
+        return [self._instance(compiled, row) for row in self._rows(compiled, values)]
+
+    def rows(self, **values) -> list[tuple]:
+        """The rows as the database sent them, for instance() to turn into models.
+
+        A row can be kept and turned into fresh instances again and again
+        (accounts/keycache.py keeps the rows of authenticated keys).
+        """
+        return self._rows(self._compiled(), values)
+
+    def instance(self, row: tuple) -> Model:
+        """A new model instance (related ones included) from a row of rows()."""
+        return self._instance(self._compiled(), row)
 
     def first(self, **values) -> Model | None:
         found = self.all(**values)
@@ -102,8 +108,16 @@ class PreparedQuery:
                 params[slot] = value
         return params
 
-    def _instance(self, compiled: _Compiled, connection, row) -> Model:
+    def _rows(self, compiled: _Compiled, values: dict) -> list[tuple]:
+        if compiled.model is None:
+            raise TypeError("all(), first() and rows() need a queryset of model instances")
+        with compiled.connection.cursor() as cursor:
+            cursor.execute(compiled.sql, self._params(compiled, values))
+            return cursor.fetchall()
+
+    def _instance(self, compiled: _Compiled, row) -> Model:
         # What ModelIterable does for each row (django/db/models/query.py).
+        connection = compiled.connection
         if compiled.converters:
             row = list(row)
             for position, (converters, expression) in compiled.converters:

@@ -236,6 +236,10 @@ RESULT_MAX_MB = envint("RESULT_MAX_MB", 2048, minimum=1)
 # and unfinished tasks, counted in the database.
 API_REQUESTS_PER_MINUTE = envint("API_REQUESTS_PER_MINUTE", 10000, minimum=1)
 API_MAX_UNFINISHED_TASKS = envint("API_MAX_UNFINISHED_TASKS", 1000, minimum=1)
+# Seconds a server process may keep an authenticated key (accounts/keycache.py);
+# changes made through the app reach every process at once through Redis.
+# 0 reads the key on every request.
+API_KEY_CACHE_SECONDS = envint("API_KEY_CACHE_SECONDS", 60, minimum=0)
 # Answer every API call with 455 (maintenance) while on.
 MAINTENANCE_MODE = envbool("MAINTENANCE_MODE", False)
 

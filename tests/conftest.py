@@ -4,12 +4,14 @@ alice owns a team and has credits, bob is her teammate, carol is an outsider
 in a team of her own.
 """
 
+import secrets
 import shutil
 import tempfile
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings as django_settings
 
 from accounts import apikeys, ledger
@@ -93,6 +95,28 @@ def alice_key(alice):
     """alice's API key as the raw secret a client sends."""
     _, secret = apikeys.issue(alice, "test key")
     return secret
+
+
+@pytest.fixture
+def shared_redis(settings):
+    """Redis for a test on either leg, under a key prefix of the test's own.
+
+    The configured REDIS_URL, else the one CI runs on 127.0.0.1. Other runs
+    may share that server: only this prefix's keys are removed afterwards.
+    """
+    url = settings.REDIS_URL or "redis://127.0.0.1:6379/0"
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"no Redis at {url}: {exc}")
+    prefix = f"reelgate-test-{secrets.token_hex(4)}"
+    settings.REDIS_URL, settings.KEY_PREFIX = url, prefix
+    yield client
+    keys = list(client.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from accounts import apikeys
+from accounts import apikeys, ledger
 from accounts.models import ApiKey
 from config.prepared import PreparedQuery
 from playground import services
@@ -67,7 +67,17 @@ def test_select_related_rows_come_in_the_same_query(alice, django_assert_num_que
         assert found.pk == key.pk
         assert found.user.username == "alice"
         assert found.user.profile.team_id == alice.profile.team_id
-        assert found.user.credit_account.balance == Decimal("500.00")  # the granted credits
+        assert found.user.credit_account.pk == alice.credit_account.pk
+
+
+def test_what_moves_is_not_in_the_row_but_read_when_asked_for(alice):
+    key, _ = apikeys.issue(alice, "laptop")
+    [row] = apikeys.KEY_BY_PREFIX.rows(prefix=key.prefix)
+    ledger.grant(alice.credit_account, Decimal("7"), note="after the row was read")
+
+    account = apikeys.KEY_BY_PREFIX.instance(row).user.credit_account
+    assert account.get_deferred_fields() == {"balance", "held"}
+    assert account.balance == Decimal("507.00")  # 500 granted by the fixture, then 7
 
 
 def test_count_stops_at_its_limit(alice):

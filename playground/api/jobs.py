@@ -6,6 +6,7 @@ generating, success, fail.
 
 from django.http import HttpRequest, JsonResponse
 
+from accounts import ledger
 from playground import services
 from playground.api import limits
 from playground.api.auth import api_view, read_json
@@ -133,12 +134,12 @@ def cancel(request: HttpRequest) -> JsonResponse:
 @kie_api("GET")
 def chat_credit(request: HttpRequest) -> JsonResponse:
     """Kie-style clients read the available credits as `data` itself."""
-    return envelope(credits_number(request.user.credit_account.available()))
+    return envelope(credits_number(ledger.available(request.user.credit_account)))
 
 
 @kie_api("GET")
 def account_credits(request: HttpRequest) -> JsonResponse:
-    account = request.user.credit_account
+    account = ledger.current(request.user.credit_account)
     return envelope(
         {
             "balance": credits_number(account.balance),

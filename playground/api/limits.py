@@ -6,20 +6,18 @@ REDIS_URL is set. The unfinished-task count comes from the database, which
 knows it exactly.
 """
 
-import os
 import time
 
-import redis
 from django.conf import settings
 from django.core.cache import cache
 
+from config import redis_client
 from config.prepared import PreparedQuery
 from playground.api.errors import ApiError
 from playground.models import Generation
 
 # A window's counter outlives its minute a little, then expires.
 WINDOW_TTL = 120
-_client: tuple[int, redis.Redis] | None = None
 # Checked on every create (config/prepared.py); the partial index
 # gen_key_unfinished holds exactly these rows.
 UNFINISHED_BY_KEY = PreparedQuery(
@@ -58,7 +56,7 @@ def _count(key: str) -> int:
     die between the two commands, one counter stays without expiry: a few
     bytes, never counted again once its minute has passed.
     """
-    client = _redis()
+    client = redis_client.get()
     if client is None:
         # add() is atomic and a no-op when the key exists; incr() is atomic too.
         cache.add(key, 0, timeout=WINDOW_TTL)
@@ -67,20 +65,11 @@ def _count(key: str) -> int:
         except ValueError:  # evicted between add and incr: start the window again
             cache.set(key, 1, timeout=WINDOW_TTL)
             return 1
-    name = cache.make_key(key)  # the cache's own key, prefix and all
+    name = redis_client.key(key)
     used = client.incr(name)
     if used == 1:
         client.expire(name, WINDOW_TTL)
     return used
-
-
-def _redis() -> redis.Redis | None:
-    global _client
-    if not settings.REDIS_URL:
-        return None
-    if _client is None or _client[0] != os.getpid():  # a forked process makes its own
-        _client = (os.getpid(), redis.Redis.from_url(settings.REDIS_URL))
-    return _client[1]
 
 
 def check_unfinished(api_key) -> None:

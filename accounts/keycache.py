@@ -1,0 +1,131 @@
+"""Authenticated API keys kept in each server process, dropped when anything changes.
+
+Reading the key with its user, team and credit account was one of the two
+queries of every status call, with a four-table join for PostgreSQL to plan
+each time (bench/README.md). Each process therefore keeps the rows of the
+keys it has authenticated, and every API call builds fresh instances from
+them.
+
+What the rows hold can change: a key is revoked or deleted, a user
+deactivated or moved to another team. Every such change bumps one counter
+in Redis, the epoch, when its transaction commits (accounts/signals.py and
+apikeys.revoke). A process reads the epoch on every call (one Redis GET,
+against a PostgreSQL query) and uses a kept row only while the epoch is the
+one it was read under; the epoch is read before the row, so a row read
+after a change is never kept under an epoch from before it. A row is also
+kept at most API_KEY_CACHE_SECONDS, for changes made around the ORM (raw
+SQL, a queryset's update() in a shell), which bump nothing.
+
+Nothing that moves is kept: the credit account's balance and held, the
+password and the webhook secret are deferred in the query, so reading them
+asks the database (apikeys.KEY_BY_PREFIX).
+
+Without Redis (REDIS_URL unset: `make run`, one process) or with
+API_KEY_CACHE_SECONDS=0 nothing is kept and every call reads the key.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import redis
+from django.conf import settings
+from django.db import transaction
+
+from config import redis_client
+
+log = logging.getLogger(__name__)
+
+EPOCH = "api-keys:epoch"
+
+
+@dataclass
+class Entry:
+    row: tuple
+    epoch: int | None
+    kept_at: float
+    # Written by apikeys.authenticate when it refreshes the key's last_used_at,
+    # so the row's older value does not make every call write it again.
+    last_used_at: datetime | None = None
+
+
+# prefix -> Entry. Only keys that exist are kept, so it is as large as the
+# keys in use; dict reads and writes are atomic, so threads share it.
+_entries: dict[str, Entry] = {}
+
+
+def epoch() -> int | None:
+    """The current epoch, or None when nothing may be kept."""
+    if settings.API_KEY_CACHE_SECONDS <= 0:
+        return None
+    client = redis_client.get()
+    if client is None:
+        return None
+    name = redis_client.key(EPOCH)
+    try:
+        value = client.get(name)
+        if value is None:  # a new Redis, or one restarted empty
+            client.set(name, _fresh_start(), nx=True)
+            value = client.get(name)
+    except redis.RedisError:
+        return None  # not heard of changes: read the key as if nothing were kept
+    return int(value)
+
+
+def _fresh_start() -> int:
+    # Random, not 0: after Redis comes back empty, the epoch must not climb
+    # back to a value rows were kept under before.
+    return secrets.randbits(62)
+
+
+def get(prefix: str, current_epoch: int | None) -> Entry | None:
+    if current_epoch is None:
+        return None
+    entry = _entries.get(prefix)
+    if entry is None:
+        return None
+    if (
+        entry.epoch != current_epoch
+        or time.monotonic() - entry.kept_at > settings.API_KEY_CACHE_SECONDS
+    ):
+        _entries.pop(prefix, None)
+        return None
+    return entry
+
+
+def keep(prefix: str, row: tuple, current_epoch: int | None) -> Entry:
+    """An entry for a row just read, kept for later calls when the epoch allows."""
+    entry = Entry(row=row, epoch=current_epoch, kept_at=time.monotonic())
+    if current_epoch is not None:
+        _entries[prefix] = entry
+    return entry
+
+
+def changed() -> None:
+    """Something a kept row holds is changing: this process drops its rows
+    now, every process once the current transaction commits."""
+    _entries.clear()
+    transaction.on_commit(_bump)
+
+
+def _bump() -> None:
+    client = redis_client.get()
+    if client is None:
+        _entries.clear()  # no Redis, nothing kept; this process's rows go anyway
+        return
+    name = redis_client.key(EPOCH)
+    try:
+        if client.incr(name) == 1:  # there was none: start somewhere new
+            client.set(name, _fresh_start())
+    except redis.RedisError:
+        # The change is in the database; processes keep their rows for at
+        # most API_KEY_CACHE_SECONDS more. Said loudly: revocations wait.
+        log.exception(
+            "could not bump the API key epoch in Redis; kept keys expire within %s s",
+            settings.API_KEY_CACHE_SECONDS,
+        )
+    _entries.clear()
