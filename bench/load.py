@@ -10,6 +10,7 @@ walks the task ids and prints its figures as one JSON line.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -69,8 +70,33 @@ def wrk(
     )
 
 
-def measure(url: str, args: list[str], *, seconds: int, warmup: int) -> Load:
+@dataclass(frozen=True)
+class Measured:
+    load: Load
+    # CPU time of the whole machine (every process: gunicorn, PostgreSQL,
+    # Redis, wrk) per request, from /proc/stat. Steadier than requests per
+    # second on a machine whose speed varies: it says what a request costs,
+    # not how much of the machine the run happened to get.
+    machine_cpu_ms: float | None
+
+
+def measure(url: str, args: list[str], *, seconds: int, warmup: int) -> Measured:
     """A short unmeasured run first: connections, worker threads and caches warm up."""
     if warmup:
         wrk(url, args, seconds=warmup)
-    return wrk(url, args, seconds=seconds)
+    before = busy_seconds()
+    load = wrk(url, args, seconds=seconds)
+    after = busy_seconds()
+    cpu_ms = None if before is None or after is None else (after - before) * 1000 / load.requests
+    return Measured(load=load, machine_cpu_ms=cpu_ms)
+
+
+def busy_seconds() -> float | None:
+    """Seconds of CPU the machine has spent on anything but idling, or None off Linux."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, idle, iowait, irq, softirq = fields[:7]
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
