@@ -23,6 +23,11 @@ def api_user(team_name: str, username: str, credits: Decimal = HUGE_BALANCE):
     return user, raw_key
 
 
+def more_keys(user, count: int) -> list[str]:
+    """`count` more API keys of `user` (raw keys)."""
+    return [apikeys.issue(user, f"benchmark {n}")[1] for n in range(count)]
+
+
 def use_instant_provider() -> Provider:
     """Every model routes to the instant provider alone (the renderer is measured apart)."""
     Provider.objects.update(enabled=False)
