@@ -211,9 +211,9 @@ def bench_http(stack, table, key, account_keys, many_keys, task_ids, counts, wor
         for name in [*order, "ceiling", "createTask, many accounts"]:
             if name == "ceiling":
                 # Fresh server processes for every round: after a createTask
-                # run the same processes served the bare view at 0.50 ms of
-                # machine CPU a request instead of 0.31 (cause not found),
-                # which flattered the next round's ratios.
+                # run, a ceiling run sometimes cost 0.50 ms of machine CPU a
+                # request instead of 0.31, which flattered the next ratios.
+                # This removed it in most rounds, not all (bench/README.md).
                 stack.serve("web")
             run = load.measure(
                 stack.url, calls[name], seconds=seconds, warmup=warmup, database_dsn=stack.dsn
