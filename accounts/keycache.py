@@ -114,8 +114,7 @@ def changed() -> None:
 
 def _bump() -> None:
     client = redis_client.get()
-    if client is None:
-        _entries.clear()  # no Redis, nothing kept; this process's rows go anyway
+    if client is None:  # no Redis: nothing is kept anywhere
         return
     name = redis_client.key(EPOCH)
     try:
@@ -128,4 +127,3 @@ def _bump() -> None:
             "could not bump the API key epoch in Redis; kept keys expire within %s s",
             settings.API_KEY_CACHE_SECONDS,
         )
-    _entries.clear()
