@@ -2,6 +2,7 @@
 
 import os
 import signal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -91,3 +92,39 @@ def test_when_one_process_dies_it_stops_the_others_and_fails(serve):
     assert serve.popen.wait(timeout=45) != 0
     wait_gone(children)
     assert "sweeper exited" in serve.log_tail()
+
+
+def listening_sockets(pid: int, port: int) -> set[int]:
+    """Inodes of the TCP sockets process `pid` holds that listen on `port` (Linux /proc)."""
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                local, state, inode = fields[1], fields[3], int(fields[9])
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    listening.add(inode)
+    held = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            held.add(int(target[len("socket:[") : -1]))
+    return listening & held
+
+
+@needs_services
+def test_every_web_worker_listens_on_a_socket_of_its_own(serve):
+    # With one socket shared by all workers, the worker that wakes first
+    # accepts a burst of keep-alive connections alone and serves them on one
+    # core while the others idle (bench/README.md). A socket per worker lets
+    # the kernel spread connections over them.
+    port = int(serve.url.rsplit(":", 1)[1])
+    (gunicorn,) = [pid for pid in children_of(serve.popen.pid) if "gunicorn" in command_line(pid)]
+    workers = children_of(gunicorn)
+    assert len(workers) == 2, [command_line(pid) for pid in workers]  # WEB_WORKERS' default
+    sockets = [listening_sockets(pid, port) for pid in workers]
+    assert all(len(held) == 1 for held in sockets), sockets
+    assert len(set.union(*sockets)) == len(workers), sockets

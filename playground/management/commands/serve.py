@@ -42,6 +42,11 @@ def gunicorn_argv(host: str, port: str) -> list[str]:
         f"--timeout={settings.WEB_TIMEOUT}",
         "--graceful-timeout=20",
         "--keep-alive=5",
+        # A listening socket per worker (SO_REUSEPORT): the kernel spreads new
+        # connections evenly over the workers. With one shared socket, the
+        # worker that wakes first accepts them all, and long-lived keep-alive
+        # clients then load one worker while the others idle (bench/README.md).
+        "--reuse-port",
     ]
     if Path("/dev/shm").is_dir():  # the workers' heartbeat files, off a slow disk
         argv.append("--worker-tmp-dir=/dev/shm")
