@@ -190,13 +190,18 @@ def bench_http(stack, table, key, account_keys, many_keys, task_ids, counts, wor
     path = {name: str(path) for name, (_, path) in files.items()}
     calls = {
         "ceiling": ["ceiling"],
+        "floor: read": ["floor-read", "-", path["ids"]],
         "recordInfo": ["record", key, path["ids"]],
+        "floor: write": ["floor-write"],
         "createTask": ["create", path["one"], path["body"]],
         "createTask, many accounts": ["create", path["many"], path["body"]],
     }
+    # The floors (playground/api/bench.py): the least a status read and a
+    # create could cost on this storage, whatever the code around them.
+    round_order = ("ceiling", "floor: read", "recordInfo", "floor: write", "createTask")
     print(
         f"http: wrk, {CONNECTIONS} connections, {seconds} s per run, "
-        f"{rounds} rounds of ceiling, recordInfo, createTask",
+        f"{rounds} rounds of {', '.join(round_order)}",
         flush=True,
     )
     # Web only: no workers draining the queue beside the server under test.
@@ -207,14 +212,8 @@ def bench_http(stack, table, key, account_keys, many_keys, task_ids, counts, wor
     runs: dict[str, list] = {name: [] for name in calls}
     ratios: dict[str, list[float]] = {name: [] for name in calls}
     try:
-        order = [name for _ in range(rounds) for name in ("ceiling", "recordInfo", "createTask")]
+        order = [name for _ in range(rounds) for name in round_order]
         for name in [*order, "ceiling", "createTask, many accounts"]:
-            if name == "ceiling":
-                # Fresh server processes for every round: after a createTask
-                # run, a ceiling run sometimes cost 0.50 ms of machine CPU a
-                # request instead of 0.31, which flattered the next ratios.
-                # This removed it in most rounds, not all (bench/README.md).
-                stack.serve("web")
             run = load.measure(
                 stack.url, calls[name], seconds=seconds, warmup=warmup, database_dsn=stack.dsn
             )
@@ -230,7 +229,9 @@ def bench_http(stack, table, key, account_keys, many_keys, task_ids, counts, wor
     ceilings = runs["ceiling"]
     table.add(f"ceiling: bare JSON view, {CONNECTIONS} clients", describe(median_run(ceilings)))
     for name, title, share in (
+        ("floor: read", "floor: one SELECT by task id (raw SQL, no key)", None),
         ("recordInfo", "recordInfo", 50),
+        ("floor: write", "floor: one INSERT and the account's UPDATE, one commit", None),
         ("createTask", f"createTask, one account ({len(account_keys)} keys)", 25),
         ("createTask, many accounts", f"createTask, {len(many_keys)} accounts in turn", None),
     ):

@@ -3,6 +3,8 @@
 --   wrk -t2 -c64 -d15s --latency -s bench/wrk.lua URL -- ceiling
 --   wrk ... -s bench/wrk.lua URL -- record <api key> <file of task ids, one a line>
 --   wrk ... -s bench/wrk.lua URL -- create <file of api keys, one a line> <file holding the JSON body>
+--   wrk ... -s bench/wrk.lua URL -- floor-read - <file of task ids>
+--   wrk ... -s bench/wrk.lua URL -- floor-write
 --
 -- `record` walks the task ids in turn; `create` posts the same body each
 -- time (every request makes a new generation), with the keys in turn (one
@@ -25,7 +27,7 @@ end
 function init(args)
   mode = args[1] or "ceiling"
   key = args[2]
-  if mode == "record" then
+  if mode == "record" or mode == "floor-read" then
     ids = lines(args[3])
     -- Threads start at different ids so they do not walk in step.
     counter = math.random(#ids)
@@ -49,6 +51,11 @@ function request()
     local account_key = keys[(counter % #keys) + 1]
     return wrk.format("POST", "/api/v1/jobs/createTask",
       { ["Authorization"] = "Bearer " .. account_key, ["Content-Type"] = "application/json" }, body)
+  elseif mode == "floor-read" then
+    counter = counter + 1
+    return wrk.format("GET", "/bench/floor/read?taskId=" .. ids[(counter % #ids) + 1])
+  elseif mode == "floor-write" then
+    return wrk.format("POST", "/bench/floor/write")
   end
   return wrk.format("GET", "/bench/ceiling")
 end
