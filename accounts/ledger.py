@@ -22,8 +22,13 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts.models import ZERO, CreditAccount, CreditHold, LedgerEntry
+from config.prepared import PreparedInsert
 
 CENT = Decimal("0.01")
+# Every submit writes a hold and its entry: their INSERTs are built once
+# (config/prepared.py). Nothing listens to these models' save signals.
+NEW_HOLD = PreparedInsert(CreditHold)
+NEW_ENTRY = PreparedInsert(LedgerEntry)
 
 
 class InsufficientCredits(Exception):
@@ -57,7 +62,7 @@ def grant(account: CreditAccount, amount, *, note: str = "", actor=None) -> Ledg
     amount = _positive(amount)
     with transaction.atomic():
         CreditAccount.objects.filter(pk=account.pk).update(balance=F("balance") + amount)
-        return LedgerEntry.objects.create(
+        return NEW_ENTRY.create(
             account=account, kind=LedgerEntry.GRANT, amount=amount, note=note, actor=actor
         )
 
@@ -73,7 +78,7 @@ def adjust(account: CreditAccount, amount, *, note: str, actor=None) -> LedgerEn
         ).update(balance=F("balance") + amount)
         if not updated:
             raise InsufficientCredits(-amount, available(account))
-        return LedgerEntry.objects.create(
+        return NEW_ENTRY.create(
             account=account, kind=LedgerEntry.ADJUST, amount=amount, note=note, actor=actor
         )
 
@@ -95,8 +100,8 @@ def hold(account: CreditAccount, amount, reference: str, *, note: str = "") -> C
     # hold anyway. A caller that goes on after InsufficientCredits wraps the
     # call in transaction.atomic() of its own.
     with transaction.atomic(savepoint=False):
-        credit_hold = CreditHold.objects.create(account=account, reference=reference, amount=amount)
-        LedgerEntry.objects.create(
+        credit_hold = NEW_HOLD.create(account=account, reference=reference, amount=amount)
+        NEW_ENTRY.create(
             account=account,
             kind=LedgerEntry.HOLD,
             held_change=amount,
@@ -127,7 +132,7 @@ def capture(reference: str, final_amount=None, *, note: str = "") -> LedgerEntry
         CreditAccount.objects.filter(pk=credit_hold.account_id).update(
             balance=F("balance") - final, held=F("held") - credit_hold.amount
         )
-        return LedgerEntry.objects.create(
+        return NEW_ENTRY.create(
             account_id=credit_hold.account_id,
             kind=LedgerEntry.CAPTURE,
             amount=-final,
@@ -146,7 +151,7 @@ def release(reference: str, *, note: str = "") -> LedgerEntry | None:
         CreditAccount.objects.filter(pk=credit_hold.account_id).update(
             held=F("held") - credit_hold.amount
         )
-        return LedgerEntry.objects.create(
+        return NEW_ENTRY.create(
             account_id=credit_hold.account_id,
             kind=LedgerEntry.RELEASE,
             held_change=-credit_hold.amount,

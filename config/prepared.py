@@ -1,4 +1,4 @@
-"""Hot-path lookups whose SQL is built once, not on every request.
+"""Hot-path lookups and inserts whose SQL is built once, not on every request.
 
 Turning a queryset into SQL is most of what the ORM costs on a short API
 request: for recordInfo's two lookups (the API key with its user, team and
@@ -14,6 +14,10 @@ connection handling, query logging and the test tools see it as usual.
 
 Only for querysets with str or int parameters (model instances, or a count),
 used where the saving matters; everything else uses the ORM as it is.
+
+A PreparedInsert does the same for `Model.objects.create()`: the INSERT's
+SQL (with its RETURNING clause) is built once per thread, and each call only
+converts the new row's values, as save() would, and runs it.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ import dataclasses
 import threading
 from collections.abc import Callable
 
-from django.db import connections
+from django.db import connections, router
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
+from django.db.models.sql import InsertQuery
 
 # Marker values: an int inside every integer column's range (Django 5 turns a
 # lookup on an out-of-range integer into "no rows" without any SQL), and a
@@ -187,4 +192,96 @@ class PreparedQuery:
             model_fields=slice(first, last + 1),
             related_populators=get_related_populators(klass_info, select, queryset.db),
             annotations=dict(compiler.annotation_col_map or {}),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class _CompiledInsert:
+    connection: object
+    sql: str
+    fields: tuple
+    returning_fields: tuple
+    returning_params: tuple
+    converters: dict
+
+
+class PreparedInsert:
+    """`create(**values)` as `model.objects.create(**values)` does it, the SQL built once.
+
+    NEW_EVENT = PreparedInsert(GenerationEvent)
+    event = NEW_EVENT.create(generation=generation, to_state="queuing")
+
+    The difference: no pre_save or post_save signal is sent, so it is only
+    for models nothing listens to. Values must be plain values, not
+    expressions (F(), functions), whose SQL would differ from call to call.
+    """
+
+    def __init__(self, model: type[Model]):
+        meta = model._meta
+        if meta.order_with_respect_to or meta.parents:
+            raise TypeError("PreparedInsert takes models without order_with_respect_to or parents")
+        self.model = model
+        self._local = threading.local()
+
+    def create(self, **values) -> Model:
+        instance = self.model(**values)
+        instance._prepare_related_fields_for_save(operation_name="save")
+        using = router.db_for_write(self.model, instance=instance)
+        compiled = self._compiled(using)
+        connection = compiled.connection
+        params = []
+        for field in compiled.fields:
+            value = field.pre_save(instance, True)  # auto_now_add and the like
+            if hasattr(value, "resolve_expression"):
+                raise TypeError(f"{field.name}: PreparedInsert takes values, not expressions")
+            params.append(field.get_db_prep_save(value, connection))
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            if compiled.returning_fields:
+                row = connection.ops.fetch_returned_insert_columns(
+                    cursor, compiled.returning_params
+                )
+                row = list(row)
+                for position, (converters, expression) in compiled.converters.items():
+                    for converter in converters:
+                        row[position] = converter(row[position], expression, connection)
+                for field, value in zip(compiled.returning_fields, row, strict=True):
+                    setattr(instance, field.attname, value)
+        instance._state.adding = False
+        instance._state.db = using
+        return instance
+
+    def _compiled(self, using: str) -> _CompiledInsert:
+        compiled = getattr(self._local, "compiled", None)
+        if compiled is not None and compiled.connection is connections[using]:
+            return compiled
+        self._local.compiled = compiled = self._compile(using)
+        return compiled
+
+    def _compile(self, using: str) -> _CompiledInsert:
+        # The fields and RETURNING columns Model.save() inserts a new row with
+        # (Model._save_table), compiled for a blank instance: only the SQL is kept.
+        meta = self.model._meta
+        fields = tuple(
+            field
+            for field in meta.local_concrete_fields
+            if not field.generated and field is not meta.auto_field
+        )
+        connection = connections[using]
+        query = InsertQuery(self.model)
+        query.insert_values(fields, [self.model()])
+        compiler = query.get_compiler(connection=connection)
+        compiler.returning_fields = meta.db_returning_fields
+        ((sql, _),) = compiler.as_sql()
+        returning_fields = tuple(meta.db_returning_fields)
+        if returning_fields and not connection.features.can_return_columns_from_insert:
+            raise TypeError("PreparedInsert needs a database that returns columns from INSERT")
+        columns = [field.get_col(meta.db_table) for field in returning_fields]
+        return _CompiledInsert(
+            connection=connection,
+            sql=sql,
+            fields=fields,
+            returning_fields=returning_fields,
+            returning_params=tuple(compiler.returning_params),
+            converters=compiler.get_converters(columns),
         )

@@ -1,12 +1,14 @@
-"""Queries compiled once (config/prepared.py) give what the ORM gives."""
+"""Queries and inserts compiled once (config/prepared.py) do what the ORM does."""
 
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
+from django.db.models import F
 
 from accounts import apikeys, ledger
 from accounts.models import ApiKey
-from config.prepared import PreparedQuery
+from config.prepared import PreparedInsert, PreparedQuery
 from playground import services
 from playground.api.common import GENERATION_BY_TASK_ID
 from playground.api.limits import UNFINISHED_BY_KEY
@@ -118,3 +120,54 @@ def test_a_parameter_that_does_not_reach_the_sql_is_an_error():
     )
     with pytest.raises(TypeError, match="do not reach the SQL"):
         query.first(prompt="x")
+
+
+# PreparedInsert: the row written is the row objects.create() writes.
+
+NEW_GENERATION = PreparedInsert(Generation)
+
+
+def generation_fields(user) -> dict:
+    return {
+        "owner": user,
+        "team_id": user.profile.team_id,
+        "model_id": "kling/v2-1",
+        "input": {"prompt": "A lighthouse", "duration": 5},
+        "request": {"model": "kling/v2-1", "input": {"prompt": "A lighthouse"}},
+        "quoted_credits": Decimal("55.00"),
+        "price_breakdown": "per job = 55.00 credits",
+        "state": Generation.QUEUING,
+    }
+
+
+def test_an_insert_writes_the_row_the_orm_writes(alice):
+    by_orm = Generation.objects.create(**generation_fields(alice))
+    prepared = NEW_GENERATION.create(**generation_fields(alice))
+
+    assert prepared.pk is not None and prepared.pk != by_orm.pk
+    assert not prepared._state.adding  # a saved row: save() updates it
+    assert prepared.created_at is not None  # auto_now_add, as save() sets it
+    stored = Generation.objects.get(pk=prepared.pk)
+    assert field_values(stored) == field_values(prepared)
+    ignored = {"id", "task_id", "created_at", "updated_at"}  # each row its own
+    assert {k: v for k, v in field_values(stored).items() if k not in ignored} == {
+        k: v
+        for k, v in field_values(Generation.objects.get(pk=by_orm.pk)).items()
+        if k not in ignored
+    }
+    assert stored.input == {"prompt": "A lighthouse", "duration": 5}  # JSON stored as JSON
+
+
+def test_an_insert_refuses_expressions_and_unsaved_relations(alice):
+    with pytest.raises(TypeError, match="expressions"):
+        NEW_GENERATION.create(**{**generation_fields(alice), "progress": F("progress") + 1})
+    with pytest.raises(ValueError, match="unsaved"):
+        NEW_GENERATION.create(**{**generation_fields(alice), "remixed_from": Generation()})
+    assert not Generation.objects.exists()
+
+
+def test_an_insert_runs_inside_the_callers_transaction(alice):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        NEW_GENERATION.create(**generation_fields(alice))
+        raise RuntimeError("roll back")
+    assert not Generation.objects.exists()
