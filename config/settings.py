@@ -332,7 +332,9 @@ elif MEDIA_STORAGE != "filesystem":
 
 # Benchmark-only pieces, never on in a normal install (bench/README.md): a
 # bare JSON view at /bench/ceiling (the ceiling every API figure is compared
-# with) and the `instant` provider kind, which succeeds at once with a tiny
+# with) and the two floors beside it (/bench/floor/read, /bench/floor/write:
+# the least a status read and a create cost on the database), and the
+# `instant` provider kind, which succeeds at once with a tiny
 # pre-made MP4 (used by `make bench` and the fault drills in tests/reliability/).
 BENCH_CEILING_VIEW = envbool("BENCH_CEILING_VIEW", False)
 BENCH_INSTANT_PROVIDER = envbool("BENCH_INSTANT_PROVIDER", False)
