@@ -292,8 +292,8 @@ Q_CLUSTERS = envint("Q_CLUSTERS", 1, minimum=0)
 SERVE_ROLES = envlist("SERVE_ROLES", "web,worker,sweeper")
 
 # Media (results, posters, uploads) on S3-compatible object storage when
-# MEDIA_STORAGE=s3, through django-storages (`pip install "django-storages[s3]"`),
-# which is not a dependency of Reelgate: without it only `filesystem` works.
+# MEDIA_STORAGE=s3, through django-storages (`pip install -e ".[s3]"`), which
+# is not a dependency of Reelgate: without it only `filesystem` works.
 MEDIA_STORAGE = envstr("MEDIA_STORAGE", "filesystem")
 if MEDIA_STORAGE == "s3":
     from importlib.util import find_spec
@@ -301,9 +301,7 @@ if MEDIA_STORAGE == "s3":
     from django.core.exceptions import ImproperlyConfigured
 
     if find_spec("storages") is None:
-        raise ImproperlyConfigured(
-            "MEDIA_STORAGE=s3 needs django-storages: pip install 'django-storages[s3]'"
-        )
+        raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs django-storages: pip install -e '.[s3]'")
     if not envstr("AWS_STORAGE_BUCKET_NAME"):
         raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
     STORAGES["default"] = {
@@ -316,6 +314,9 @@ if MEDIA_STORAGE == "s3":
             # Any S3-compatible service: MinIO, Cloudflare R2, Backblaze B2...
             "endpoint_url": envstr("AWS_S3_ENDPOINT_URL") or None,
             "region_name": envstr("AWS_S3_REGION_NAME") or None,
+            # boto3 may sign URLs the old way (v2) in some regions, which
+            # newer AWS regions and services like R2 refuse.
+            "signature_version": envstr("AWS_S3_SIGNATURE_VERSION", "s3v4"),
             "location": envstr("AWS_LOCATION"),
             "custom_domain": envstr("AWS_S3_CUSTOM_DOMAIN") or None,
             # Signed URLs expire; off means the unguessable path is the

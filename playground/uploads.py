@@ -326,8 +326,12 @@ def store_upload(
 def upload_name(url: str) -> str | None:
     """The storage name of an upload a URL points at, whatever its host, or None.
 
-    Any host: a URL naming one of our uploads through another host name (a
-    proxy, an alias) still keeps that upload alive, which errs the safe way.
+    Whatever comes before `uploads/<file id>/<name>` in the path: the media
+    URL on the filesystem storage, the bucket and AWS_LOCATION on object
+    storage (whose signed URLs carry their signature in the query), a CDN's
+    own path. A URL naming one of our uploads another way still keeps that
+    upload alive, which errs the safe way; a name that is no upload's marks
+    nothing.
     """
     if not isinstance(url, str):
         return None
@@ -335,14 +339,13 @@ def upload_name(url: str) -> str | None:
         path = urlsplit(url).path
     except ValueError:
         return None
-    media = urlsplit(settings.MEDIA_URL).path.strip("/")
-    prefix = "/" + "/".join(part for part in (media, FOLDER) if part) + "/"
-    if not path.startswith(prefix):
+    parts = unquote(path).split("/")
+    if len(parts) < 3 or parts[-3] != FOLDER:
         return None
-    name = unquote(path[len(prefix) :])
-    if not name or ".." in PurePosixPath(name).parts:
+    file_id, name = parts[-2], parts[-1]
+    if {file_id, name} & {"", ".", ".."}:
         return None
-    return f"{FOLDER}/{name}"
+    return f"{FOLDER}/{file_id}/{name}"
 
 
 def _urls_in(value) -> Iterator[str]:

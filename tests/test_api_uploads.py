@@ -367,3 +367,33 @@ def test_an_uploaded_image_drives_an_image_to_video_generation(worker, client, a
     h, w = first.shape[:2]
     centre = first[int(h * 0.3) : int(h * 0.65), int(w * 0.25) : int(w * 0.75)]
     assert np.abs(centre.reshape(-1, 3).mean(0) - (210, 40, 40)).max() < 12
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:8000/media/uploads/AbC123/cat.png",  # the filesystem storage
+        # Object storage: path-style with AWS_LOCATION, presigned; virtual-hosted; a CDN.
+        "http://127.0.0.1:9000/bucket/media/uploads/AbC123/cat.png?X-Amz-Signature=f00",
+        "https://bucket.s3.eu-west-1.amazonaws.com/uploads/AbC123/cat.png?Expires=1",
+        "https://cdn.example.com/uploads/AbC123/cat%2Epng",
+    ],
+)
+def test_an_upload_is_known_by_its_url_on_any_storage(url):
+    assert uploads.upload_name(url) == "uploads/AbC123/cat.png"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/cat.png",
+        "https://example.com/uploads/cat.png",  # no file id
+        "https://example.com/uploads/AbC123/",  # no name
+        "https://example.com/uploads/../cat.png",
+        "https://example.com/uploads/AbC123/cat.png/more",
+        "http://[::1",  # not a URL
+        42,
+    ],
+)
+def test_other_urls_name_no_upload(url):
+    assert uploads.upload_name(url) is None
