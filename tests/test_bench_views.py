@@ -38,3 +38,14 @@ def test_the_write_floor_writes_a_row_and_takes_the_lock_but_moves_no_credits(al
     account.refresh_from_db()
     assert (account.balance, account.held) == before
     assert ledger.totals_from_entries(account) == before
+
+
+def test_the_write_floor_without_rows_to_write_says_so(db):
+    bench._floor_rows.cache_clear()
+    try:
+        answer = bench.floor_write(RequestFactory().post("/bench/floor/write"))
+    finally:
+        bench._floor_rows.cache_clear()
+    assert answer.status_code == 409
+    assert "setup" in json.loads(answer.content)["msg"]
+    assert not GenerationEvent.objects.exists()

@@ -39,7 +39,12 @@ def floor_read(request: HttpRequest) -> JsonResponse:
 
 @csrf_exempt
 def floor_write(request: HttpRequest) -> JsonResponse:
-    generation_id, account_id = _floor_rows()
+    rows = _floor_rows()
+    if rows is None:
+        _floor_rows.cache_clear()  # look again next time
+        message = "The write floor needs a generation and a credit account: run the setup first."
+        return JsonResponse({"code": 409, "msg": message, "data": None}, status=409)
+    generation_id, account_id = rows
     with transaction.atomic(), connection.cursor() as cursor:
         # An event row (the smallest table a create writes) and the account's
         # row lock, as a hold takes it; the UPDATE changes nothing, so the
@@ -55,7 +60,7 @@ def floor_write(request: HttpRequest) -> JsonResponse:
 
 
 @cache
-def _floor_rows() -> tuple[int, int]:
+def _floor_rows() -> tuple[int, int] | None:
     # The first generation and credit account, looked up once per process:
     # the benchmark creates both before its HTTP runs.
     with connection.cursor() as cursor:
@@ -63,4 +68,6 @@ def _floor_rows() -> tuple[int, int]:
         generation_id = cursor.fetchone()[0]
         cursor.execute("SELECT min(id) FROM accounts_creditaccount")
         account_id = cursor.fetchone()[0]
+    if generation_id is None or account_id is None:
+        return None
     return generation_id, account_id
