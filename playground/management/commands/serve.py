@@ -46,6 +46,8 @@ def gunicorn_argv(host: str, port: str) -> list[str]:
         # connections evenly over the workers. With one shared socket, the
         # worker that wakes first accepts them all, and long-lived keep-alive
         # clients then load one worker while the others idle (bench/README.md).
+        # The price: connections still waiting in a worker's queue when that
+        # worker is restarted (a timeout) are reset, and their clients retry.
         "--reuse-port",
     ]
     if Path("/dev/shm").is_dir():  # the workers' heartbeat files, off a slow disk
