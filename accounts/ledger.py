@@ -22,13 +22,24 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts.models import ZERO, CreditAccount, CreditHold, LedgerEntry
-from config.prepared import PreparedInsert
+from config.prepared import PreparedInsert, PreparedUpdate
 
 CENT = Decimal("0.01")
-# Every submit writes a hold and its entry: their INSERTs are built once
-# (config/prepared.py). Nothing listens to these models' save signals.
+# Every submit writes a hold and its entry and raises the account's held:
+# their SQL is built once (config/prepared.py). Nothing listens to these
+# models' save signals.
 NEW_HOLD = PreparedInsert(CreditHold)
 NEW_ENTRY = PreparedInsert(LedgerEntry)
+# The race arbiter of every hold: it only succeeds while balance - held
+# stays >= 0, whatever ran between the caller's read and this statement.
+RAISE_HELD = PreparedUpdate(
+    lambda pk, amount: (
+        CreditAccount.objects.filter(pk=pk, balance__gte=F("held") + amount),
+        {"held": F("held") + amount},
+    ),
+    pk=int,
+    amount=Decimal,
+)
 
 
 class InsufficientCredits(Exception):
@@ -108,10 +119,7 @@ def hold(account: CreditAccount, amount, reference: str, *, note: str = "") -> C
             reference=reference,
             note=note,
         )
-        updated = CreditAccount.objects.filter(
-            pk=account.pk, balance__gte=F("held") + amount
-        ).update(held=F("held") + amount)
-        if not updated:
+        if not RAISE_HELD.update(pk=account.pk, amount=amount):
             raise InsufficientCredits(amount, available(account))
     return credit_hold
 

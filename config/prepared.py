@@ -12,12 +12,14 @@ SQL and makes the instances the way Django's own ModelIterable does,
 select_related included. The SQL still goes through Django's cursor, so
 connection handling, query logging and the test tools see it as usual.
 
-Only for querysets with str or int parameters (model instances, or a count),
-used where the saving matters; everything else uses the ORM as it is.
+Only for querysets with str, int or Decimal parameters (model instances, or
+a count), used where the saving matters; everything else uses the ORM as it
+is.
 
 A PreparedInsert does the same for `Model.objects.create()`: the INSERT's
 SQL (with its RETURNING clause) is built once per thread, and each call only
-converts the new row's values, as save() would, and runs it.
+converts the new row's values, as save() would, and runs it. A
+PreparedUpdate does it for a guarded `queryset.update()`.
 """
 
 from __future__ import annotations
@@ -25,17 +27,61 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable
+from decimal import Decimal
 
 from django.db import connections, router
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
-from django.db.models.sql import InsertQuery
+from django.db.models.sql import InsertQuery, UpdateQuery
 
 # Marker values: an int inside every integer column's range (Django 5 turns a
-# lookup on an out-of-range integer into "no rows" without any SQL), and a
-# string no request could send (NUL characters are refused at the door).
+# lookup on an out-of-range integer into "no rows" without any SQL), a
+# string no request could send (NUL characters are refused at the door), and
+# a Decimal no amount of credits has (they have two places).
 _INT_MARKER = -2_000_000_000
 _STR_MARKER = "\x00prepared-parameter-{}\x00"
+_DECIMAL_MARKER = "-7777777.{:03d}0000000001"
+KINDS = (str, int, Decimal)
+
+
+def _markers(kinds: dict[str, type]) -> dict[str, object]:
+    if any(kind not in KINDS for kind in kinds.values()):
+        raise TypeError("prepared parameters are str, int or Decimal")
+    makers = {
+        int: lambda index: _INT_MARKER + index,
+        str: _STR_MARKER.format,
+        Decimal: lambda index: Decimal(_DECIMAL_MARKER.format(index)),
+    }
+    return {name: makers[kind](index) for index, (name, kind) in enumerate(kinds.items())}
+
+
+def _slots(params, markers: dict[str, object]) -> dict[str, tuple[int, ...]]:
+    """Where each marker landed among the compiled SQL's parameters."""
+    slots = {
+        name: tuple(
+            position
+            for position, param in enumerate(params)
+            if type(param) is type(marker) and param == marker
+        )
+        for name, marker in markers.items()
+    }
+    missing = [name for name, positions in slots.items() if not positions]
+    if missing:
+        raise TypeError(f"the parameters {missing} do not reach the SQL as they are")
+    return slots
+
+
+def _filled(params: tuple, slots: dict, kinds: dict[str, type], values: dict) -> list:
+    """The compiled parameters with each call's values in the markers' places."""
+    if values.keys() != kinds.keys():
+        raise TypeError(f"expected the parameters {sorted(kinds)}, got {sorted(values)}")
+    filled = list(params)
+    for name, value in values.items():
+        if type(value) is not kinds[name]:
+            raise TypeError(f"{name} must be {kinds[name].__name__}, not {value!r}")
+        for slot in slots[name]:
+            filled[slot] = value
+    return filled
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,8 +108,7 @@ class PreparedQuery:
     """
 
     def __init__(self, build: Callable[..., QuerySet], **kinds: type):
-        if any(kind not in (str, int) for kind in kinds.values()):
-            raise TypeError("PreparedQuery parameters are str or int")
+        _markers(kinds)  # refuses kinds it has no marker for
         self.build = build
         self.kinds = kinds
         self._local = threading.local()
@@ -103,15 +148,7 @@ class PreparedQuery:
             return cursor.fetchone()[0]
 
     def _params(self, compiled: _Compiled, values: dict) -> list:
-        if values.keys() != self.kinds.keys():
-            raise TypeError(f"expected the parameters {sorted(self.kinds)}, got {sorted(values)}")
-        params = list(compiled.params)
-        for name, value in values.items():
-            if type(value) is not self.kinds[name]:
-                raise TypeError(f"{name} must be {self.kinds[name].__name__}, not {value!r}")
-            for slot in compiled.slots[name]:
-                params[slot] = value
-        return params
+        return _filled(compiled.params, compiled.slots, self.kinds, values)
 
     def _rows(self, compiled: _Compiled, values: dict) -> list[tuple]:
         if compiled.model is None:
@@ -147,27 +184,14 @@ class PreparedQuery:
         return compiled
 
     def _compile(self) -> _Compiled:
-        markers = {
-            name: (_INT_MARKER + index if kind is int else _STR_MARKER.format(index))
-            for index, (name, kind) in enumerate(self.kinds.items())
-        }
+        markers = _markers(self.kinds)
         queryset = self.build(**markers)
         if queryset._prefetch_related_lookups or queryset._known_related_objects:
             raise TypeError("PreparedQuery does not handle prefetch_related or related managers")
         connection = connections[queryset.db]
         compiler = queryset.query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()
-        slots = {
-            name: tuple(
-                position
-                for position, param in enumerate(params)
-                if type(param) is type(marker) and param == marker
-            )
-            for name, marker in markers.items()
-        }
-        missing = [name for name, positions in slots.items() if not positions]
-        if missing:
-            raise TypeError(f"the parameters {missing} do not reach the SQL as they are")
+        slots = _slots(params, markers)
         select, klass_info = compiler.select, compiler.klass_info
         fields = [column[0] for column in select[: compiler.col_count]]
         compiled = _Compiled(
@@ -284,4 +308,68 @@ class PreparedInsert:
             returning_fields=returning_fields,
             returning_params=tuple(compiler.returning_params),
             converters=compiler.get_converters(columns),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class _CompiledUpdate:
+    connection: object
+    sql: str
+    params: tuple
+    slots: dict[str, tuple[int, ...]]
+
+
+class PreparedUpdate:
+    """`queryset.update(**changes)` with the SQL built once; `update()` returns the row count.
+
+    `build(**parameters)` returns the queryset and the changes:
+
+    HOLD = PreparedUpdate(
+        lambda pk, amount: (
+            CreditAccount.objects.filter(pk=pk, balance__gte=F("held") + amount),
+            {"held": F("held") + amount},
+        ),
+        pk=int, amount=Decimal,
+    )
+    updated = HOLD.update(pk=account.pk, amount=Decimal("55.00"))
+
+    For updates of one table only: one that needs other tables (a join in the
+    filter, a parent model's fields) is refused when it is first compiled.
+    """
+
+    def __init__(self, build: Callable[..., tuple[QuerySet, dict]], **kinds: type):
+        _markers(kinds)  # refuses kinds it has no marker for
+        self.build = build
+        self.kinds = kinds
+        self._local = threading.local()
+
+    def update(self, **values) -> int:
+        compiled = self._compiled()
+        params = _filled(compiled.params, compiled.slots, self.kinds, values)
+        with compiled.connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            return cursor.rowcount
+
+    def _compiled(self) -> _CompiledUpdate:
+        compiled = getattr(self._local, "compiled", None)
+        if compiled is not None and compiled.connection is connections[compiled.connection.alias]:
+            return compiled
+        self._local.compiled = compiled = self._compile()
+        return compiled
+
+    def _compile(self) -> _CompiledUpdate:
+        markers = _markers(self.kinds)
+        queryset, changes = self.build(**markers)
+        # What QuerySet.update() does, up to the SQL.
+        query = queryset.query.chain(UpdateQuery)
+        query.add_update_values(changes)
+        query.annotations = {}
+        connection = connections[queryset.db]
+        compiler = query.get_compiler(connection=connection)
+        query.get_initial_alias()
+        if query.related_updates or query.count_active_tables() != 1:
+            raise TypeError("PreparedUpdate takes updates of one table only")
+        sql, params = compiler.as_sql()
+        return _CompiledUpdate(
+            connection=connection, sql=sql, params=tuple(params), slots=_slots(params, markers)
         )

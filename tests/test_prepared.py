@@ -7,8 +7,8 @@ from django.db import transaction
 from django.db.models import F
 
 from accounts import apikeys, ledger
-from accounts.models import ApiKey
-from config.prepared import PreparedInsert, PreparedQuery
+from accounts.models import ApiKey, CreditAccount
+from config.prepared import PreparedInsert, PreparedQuery, PreparedUpdate
 from playground import services
 from playground.api.common import GENERATION_BY_TASK_ID
 from playground.api.limits import UNFINISHED_BY_KEY
@@ -109,7 +109,7 @@ def test_wrong_parameters_are_refused_before_any_sql(alice, django_assert_num_qu
             TEAM_GENERATION.first(task_id="gen_x", team_id=str(team))
         with pytest.raises(TypeError, match="expected the parameters"):
             TEAM_GENERATION.first(task_id="gen_x")
-    with pytest.raises(TypeError, match="str or int"):
+    with pytest.raises(TypeError, match="str, int or Decimal"):
         PreparedQuery(lambda when: Generation.objects.filter(created_at=when), when=object)
 
 
@@ -171,3 +171,42 @@ def test_an_insert_runs_inside_the_callers_transaction(alice):
         NEW_GENERATION.create(**generation_fields(alice))
         raise RuntimeError("roll back")
     assert not Generation.objects.exists()
+
+
+# PreparedUpdate: a guarded update, as queryset.update() does it.
+
+RAISE_HELD = PreparedUpdate(
+    lambda pk, amount: (
+        CreditAccount.objects.filter(pk=pk, balance__gte=F("held") + amount),
+        {"held": F("held") + amount},
+    ),
+    pk=int,
+    amount=Decimal,
+)
+
+
+def test_an_update_changes_the_row_when_its_condition_holds_and_counts_it(alice, bob):
+    account = CreditAccount.objects.get(user=alice)
+    account.balance, account.held = Decimal("100.00"), Decimal("20.00")
+    account.save()
+    others = CreditAccount.objects.exclude(pk=account.pk)
+    before = list(others.values_list("pk", "balance", "held"))
+
+    assert RAISE_HELD.update(pk=account.pk, amount=Decimal("30.50")) == 1
+    assert RAISE_HELD.update(pk=account.pk, amount=Decimal("49.50")) == 1  # exactly all
+    assert RAISE_HELD.update(pk=account.pk, amount=Decimal("0.01")) == 0  # would overspend
+    account.refresh_from_db()
+    assert (account.balance, account.held) == (Decimal("100.00"), Decimal("100.00"))
+    assert list(others.values_list("pk", "balance", "held")) == before  # only that row
+
+
+def test_an_update_refuses_wrong_values_and_other_tables(alice, django_assert_num_queries):
+    account = CreditAccount.objects.get(user=alice)
+    with django_assert_num_queries(0):
+        with pytest.raises(TypeError, match="amount must be Decimal"):
+            RAISE_HELD.update(pk=account.pk, amount=30.5)
+    joined = PreparedUpdate(
+        lambda name: (CreditAccount.objects.filter(user__username=name), {"held": 0}), name=str
+    )
+    with pytest.raises(TypeError, match="one table"):
+        joined.update(name="alice")
