@@ -30,7 +30,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from django.db import connections, router
-from django.db.models import Model, QuerySet
+from django.db.models import Model
 from django.db.models.query import get_related_populators
 from django.db.models.sql import InsertQuery, UpdateQuery
 
@@ -98,7 +98,29 @@ class _Compiled:
     annotations: dict[str, int]
 
 
-class PreparedQuery:
+class _BuiltOncePerThread:
+    """`build(**parameters)` compiled with markers on first use in each thread,
+    and again for a new connection; `kinds` names each parameter's type.
+
+    Each thread has its own connection; one closed and opened again (a
+    restart of the database, CONN_MAX_AGE) gets its SQL compiled anew.
+    """
+
+    def __init__(self, build: Callable, **kinds: type):
+        _markers(kinds)  # refuses kinds it has no marker for
+        self.build = build
+        self.kinds = kinds
+        self._local = threading.local()
+
+    def _compiled(self):
+        compiled = getattr(self._local, "compiled", None)
+        if compiled is not None and compiled.connection is connections[compiled.connection.alias]:
+            return compiled
+        self._local.compiled = compiled = self._compile()
+        return compiled
+
+
+class PreparedQuery(_BuiltOncePerThread):
     """`build(**parameters)` returns the queryset; `kinds` names each parameter's type.
 
     BY_TASK = PreparedQuery(
@@ -106,12 +128,6 @@ class PreparedQuery:
     )
     generation = BY_TASK.first(task_id="gen_...")
     """
-
-    def __init__(self, build: Callable[..., QuerySet], **kinds: type):
-        _markers(kinds)  # refuses kinds it has no marker for
-        self.build = build
-        self.kinds = kinds
-        self._local = threading.local()
 
     def all(self, **values) -> list[Model]:
         compiled = self._compiled()
@@ -175,13 +191,6 @@ class PreparedQuery:
         for name, position in compiled.annotations.items():
             setattr(instance, name, row[position])
         return instance
-
-    def _compiled(self) -> _Compiled:
-        compiled = getattr(self._local, "compiled", None)
-        if compiled is not None and compiled.connection is connections[compiled.connection.alias]:
-            return compiled
-        self._local.compiled = compiled = self._compile()
-        return compiled
 
     def _compile(self) -> _Compiled:
         markers = _markers(self.kinds)
@@ -319,7 +328,7 @@ class _CompiledUpdate:
     slots: dict[str, tuple[int, ...]]
 
 
-class PreparedUpdate:
+class PreparedUpdate(_BuiltOncePerThread):
     """`queryset.update(**changes)` with the SQL built once; `update()` returns the row count.
 
     `build(**parameters)` returns the queryset and the changes:
@@ -337,25 +346,12 @@ class PreparedUpdate:
     filter, a parent model's fields) is refused when it is first compiled.
     """
 
-    def __init__(self, build: Callable[..., tuple[QuerySet, dict]], **kinds: type):
-        _markers(kinds)  # refuses kinds it has no marker for
-        self.build = build
-        self.kinds = kinds
-        self._local = threading.local()
-
     def update(self, **values) -> int:
         compiled = self._compiled()
         params = _filled(compiled.params, compiled.slots, self.kinds, values)
         with compiled.connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             return cursor.rowcount
-
-    def _compiled(self) -> _CompiledUpdate:
-        compiled = getattr(self._local, "compiled", None)
-        if compiled is not None and compiled.connection is connections[compiled.connection.alias]:
-            return compiled
-        self._local.compiled = compiled = self._compile()
-        return compiled
 
     def _compile(self) -> _CompiledUpdate:
         markers = _markers(self.kinds)

@@ -175,14 +175,7 @@ def test_an_insert_runs_inside_the_callers_transaction(alice):
 
 # PreparedUpdate: a guarded update, as queryset.update() does it.
 
-RAISE_HELD = PreparedUpdate(
-    lambda pk, amount: (
-        CreditAccount.objects.filter(pk=pk, balance__gte=F("held") + amount),
-        {"held": F("held") + amount},
-    ),
-    pk=int,
-    amount=Decimal,
-)
+RAISE_HELD = ledger.RAISE_HELD  # the hold's guard: held rises while balance covers it
 
 
 def test_an_update_changes_the_row_when_its_condition_holds_and_counts_it(alice, bob):
