@@ -41,6 +41,10 @@ from config import redis_client
 log = logging.getLogger(__name__)
 
 EPOCH = "api-keys:epoch"
+# The epoch expires a day after it starts; the next call starts a new one
+# and every process reads its keys again once. So an install (or a test
+# run) that goes away leaves nothing behind in a shared Redis for good.
+EPOCH_SECONDS = 24 * 3600
 
 
 @dataclass
@@ -69,7 +73,7 @@ def epoch() -> int | None:
     try:
         value = client.get(name)
         if value is None:  # a new Redis, or one restarted empty
-            client.set(name, _fresh_start(), nx=True)
+            client.set(name, _fresh_start(), nx=True, ex=EPOCH_SECONDS)
             value = client.get(name)
     except redis.RedisError:
         return None  # not heard of changes: read the key as if nothing were kept
@@ -118,8 +122,9 @@ def _bump() -> None:
         return
     name = redis_client.key(EPOCH)
     try:
+        # INCR keeps the epoch's expiry; one it creates has none yet.
         if client.incr(name) == 1:  # there was none: start somewhere new
-            client.set(name, _fresh_start())
+            client.set(name, _fresh_start(), ex=EPOCH_SECONDS)
     except redis.RedisError:
         # The change is in the database; processes keep their rows for at
         # most API_KEY_CACHE_SECONDS more. Said loudly: revocations wait.

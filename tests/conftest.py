@@ -64,6 +64,27 @@ def _flush_retrying_deadlocks() -> None:
 
 def pytest_unconfigure(config):
     shutil.rmtree(_MEDIA_ROOT, ignore_errors=True)
+    _remove_session_keys()
+
+
+def _remove_session_keys() -> None:
+    """The Redis keys the code under test made under the session's KEY_PREFIX
+    (fixtures remove their own): the API key epoch and the upload cleanup's
+    marker. Removing either is harmless for anyone else using that prefix: a
+    new epoch makes processes read their keys again, and the cleanup runs."""
+    if not django_settings.REDIS_URL:
+        return
+    from django.core.cache import cache
+
+    from accounts import keycache
+    from config import redis_client
+    from playground import uploads
+
+    try:
+        redis_client.get().delete(redis_client.key(keycache.EPOCH))
+        cache.delete(uploads.CLEANUP_CACHE_KEY)
+    except redis.RedisError:  # Redis gone: nothing more to do
+        pass
 
 
 @pytest.fixture

@@ -107,6 +107,17 @@ def test_an_emptied_redis_starts_a_new_epoch(shared_redis, alice, alice_key):
     assert keycache.get(alice_key[: apikeys.PREFIX_LENGTH], new_epoch) is None
 
 
+def test_the_epoch_expires_within_a_day_whatever_bumps_it(shared_redis, alice, alice_key):
+    name = redis_client.key(keycache.EPOCH)
+    apikeys.authenticate(alice_key)  # starts the epoch
+    assert 0 < shared_redis.ttl(name) <= keycache.EPOCH_SECONDS
+    keycache._bump()
+    assert 0 < shared_redis.ttl(name) <= keycache.EPOCH_SECONDS
+    shared_redis.delete(name)
+    keycache._bump()  # a bump that finds none starts a new epoch, expiring too
+    assert 0 < shared_redis.ttl(name) <= keycache.EPOCH_SECONDS
+
+
 def test_last_used_is_written_once_a_minute_not_on_every_call(shared_redis, alice, alice_key):
     first = apikeys.authenticate(alice_key)
     assert first.last_used_at is not None
