@@ -19,6 +19,20 @@ ROOT = Path(__file__).resolve().parent.parent
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
+def manage(env: dict, *args: str, timeout: float = 120) -> str:
+    """Run one `manage.py` command to its end in `env`; its output, or a failed test."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def database_url() -> str:
     """The URL of the test database this session created."""
     db = connection.settings_dict

@@ -1,8 +1,6 @@
 """API keys kept per process (accounts/keycache.py): one query less on every
 call, and no change to a key, its user or their team goes unheard."""
 
-import subprocess
-import sys
 import time
 
 import pytest
@@ -13,7 +11,7 @@ from accounts import apikeys, keycache
 from accounts.models import ApiKey, Team
 from config import redis_client
 from playground import services
-from tests.processes import ROOT, process_env
+from tests.processes import manage, process_env
 
 pytestmark = pytest.mark.django_db
 
@@ -139,14 +137,6 @@ def test_a_revocation_in_another_process_reaches_this_one(
         f"assert apikeys.revoke(ApiKey.objects.get(pk={key_id}))"
     )
     env = process_env(REDIS_URL=settings.REDIS_URL, KEY_PREFIX=settings.KEY_PREFIX)
-    done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", revoke],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
+    manage(env, "shell", "-c", revoke, timeout=60)
 
     assert record_info(client, alice_key, task_id).status_code == 401

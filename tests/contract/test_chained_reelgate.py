@@ -3,8 +3,6 @@ contract: the adapters speak to the real thing, not only to fakes."""
 
 import json
 import socket
-import subprocess
-import sys
 from decimal import Decimal
 
 import httpx
@@ -13,7 +11,7 @@ import pytest
 from accounts.models import CreditAccount
 from playground import services
 from playground.models import Generation, Provider
-from tests.processes import ROOT, ManagedProcess, process_env, wait_for
+from tests.processes import ManagedProcess, manage, process_env, wait_for
 
 PROMPT = "A glass of water on a windowsill, morning light"
 
@@ -22,19 +20,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def manage(env: dict, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 @pytest.fixture(scope="session")
