@@ -6,6 +6,7 @@ local-memory cache. DATABASE_URL switches to PostgreSQL and REDIS_URL to
 Redis for the queue and the cache.
 """
 
+import base64
 import secrets
 import tempfile
 from pathlib import Path
@@ -40,6 +41,27 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+
+def _provider_secrets_keys() -> list[str]:
+    """PROVIDER_SECRETS_KEY: Fernet keys, comma-separated; the first encrypts, all decrypt.
+
+    Without it, a random key kept in a git-ignored file beside the code, as
+    for SECRET_KEY: enough for one machine. Machines sharing a database must
+    all be given the same PROVIDER_SECRETS_KEY.
+    """
+    keys = envlist("PROVIDER_SECRETS_KEY")
+    if keys:
+        return keys
+    key_file = BASE_DIR / ".reelgate-provider-secrets-key"
+    if not key_file.exists():
+        # A Fernet key: 32 random bytes, URL-safe base64.
+        key_file.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        key_file.chmod(0o600)
+    return [key_file.read_text().strip()]
+
+
+PROVIDER_SECRETS_KEYS = _provider_secrets_keys()
 DEBUG = envbool("DEBUG", False)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
@@ -230,6 +252,11 @@ POLL_MAX_SECONDS = envint("POLL_MAX_SECONDS", 30, minimum=1)
 POLL_ERROR_BUDGET = envint("POLL_ERROR_BUDGET", 10, minimum=1)
 # Largest result video copied from an upstream, in MB.
 RESULT_MAX_MB = envint("RESULT_MAX_MB", 2048, minimum=1)
+# The circuit breaker of each upstream provider: after this many refused
+# submits or failed polls in a row, the provider is passed over for
+# PROVIDER_COOLDOWN_SECONDS while another provider serves the model.
+PROVIDER_BREAKER_FAILURES = envint("PROVIDER_BREAKER_FAILURES", 5, minimum=1)
+PROVIDER_COOLDOWN_SECONDS = envint("PROVIDER_COOLDOWN_SECONDS", 300, minimum=1)
 
 # The public API. Limits per API key (seed 004's defaults): requests per
 # minute, counted in the cache (shared through Redis when REDIS_URL is set),

@@ -8,14 +8,43 @@ from playground.models import Generation, GenerationEvent, Provider
 from playground.webhooks import admin as webhooks_admin  # noqa: F401  (registers its pages)
 
 
-class ProviderForm(forms.ModelForm):
-    """The upstream API key is write-only: never shown back, kept when left blank."""
+# The credentials each kind may use; the form's secret fields, write-only.
+CREDENTIAL_FIELDS = {
+    "api_key": "API key (every kind but Vertex AI; Kling's plain API key)",
+    "access_key": "Kling access key (with its secret key, for JWTs)",
+    "secret_key": "Kling secret key",
+    "service_account_json": "Vertex AI service-account JSON",
+}
 
-    base_url = forms.URLField(required=False, assume_scheme="https")
+
+class ProviderForm(forms.ModelForm):
+    """Credentials are write-only: never shown back, each kept when left blank."""
+
+    base_url = forms.URLField(
+        required=False, assume_scheme="https", help_text="Blank: the kind's public API."
+    )
     api_key = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text="Leave blank to keep the current key.",
+        help_text=CREDENTIAL_FIELDS["api_key"],
+    )
+    access_key = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=CREDENTIAL_FIELDS["access_key"],
+    )
+    secret_key = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=CREDENTIAL_FIELDS["secret_key"],
+    )
+    service_account_json = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        help_text=CREDENTIAL_FIELDS["service_account_json"] + " (never shown back)",
+    )
+    clear_credentials = forms.BooleanField(
+        required=False, help_text="Forget every stored credential of this provider."
     )
 
     class Meta:
@@ -24,28 +53,38 @@ class ProviderForm(forms.ModelForm):
             "name",
             "kind",
             "base_url",
-            "api_key",
+            "options",
             "model_map",
             "model_ids",
+            "costs",
             "priority",
+            "weight",
             "enabled",
         ]
 
-    def clean_api_key(self):
-        new_key = self.cleaned_data["api_key"]
-        return new_key or (self.instance.api_key if self.instance.pk else "")
+    def save(self, commit=True):
+        provider = super().save(commit=False)
+        credentials = {} if self.cleaned_data.get("clear_credentials") else provider.credentials
+        for name in CREDENTIAL_FIELDS:
+            value = (self.cleaned_data.get(name) or "").strip()
+            if value:
+                credentials = {**credentials, name: value}
+        provider.credentials = credentials
+        if commit:
+            provider.save()
+        return provider
 
 
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
     form = ProviderForm
-    list_display = ["name", "kind", "base_url", "key", "priority", "enabled"]
+    list_display = ["name", "kind", "base_url", "credentials_set", "priority", "enabled"]
     list_editable = ["priority", "enabled"]
     list_filter = ["kind", "enabled"]
 
-    @admin.display(description="API key")
-    def key(self, provider):
-        return provider.masked_key
+    @admin.display(description="Credentials")
+    def credentials_set(self, provider):
+        return provider.masked_credentials
 
 
 class GenerationEventInline(admin.TabularInline):

@@ -162,15 +162,22 @@ def keep_lease(generation_id: int, worker: str):
 
 
 def handed_upstream(
-    generation_id: int, worker: str, provider_id: int, reference: str, first_poll_at
+    generation_id: int,
+    worker: str,
+    provider_id: int,
+    reference: str,
+    first_poll_at,
+    *,
+    state: dict | None = None,
 ) -> bool:
-    """The upstream accepted the task: remember its reference and when to poll."""
+    """The upstream accepted the task: remember its reference (and state) and when to poll."""
     with transaction.atomic():
         kept = Generation.objects.filter(
             pk=generation_id, state=Generation.GENERATING, lease_holder=worker
         ).update(
             provider_id=provider_id,
             upstream_ref=reference,
+            upstream_state=state or {},
             next_poll_at=first_poll_at,
             lease_holder="",
             lease_expires_at=None,

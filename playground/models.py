@@ -1,10 +1,12 @@
 import base64
 import secrets
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
 
 from accounts.models import ApiKey, Team, money_field
+from playground.secretbox import SealedJSONField
 
 
 def new_task_id() -> str:
@@ -14,35 +16,66 @@ def new_task_id() -> str:
 
 
 class Provider(models.Model):
-    """Where generations of a model are made: the local renderer or an upstream gateway.
+    """Where generations of a model are made: the local renderer or an upstream.
 
-    Routing tries the enabled providers that serve a model by ascending
-    priority; the first whose submit succeeds makes the generation.
+    Routing (playground/providers/routing.py) tries the enabled providers that
+    serve a model by ascending priority, then by their cost for it, then by
+    weight; a provider whose circuit breaker is open is passed over while
+    another serves the model. The first whose submit is accepted makes the
+    generation.
     """
 
     LOCAL = "local"
     JOBS = "jobs"
     VIDEO_GENERATIONS = "video_generations"
     GENERATE_TASK = "generate_task"
+    KIE_VEO = "kie_veo"
+    KLING = "kling"
+    GOOGLE_VEO = "google_veo"
+    FAL = "fal"
+    REPLICATE = "replicate"
+    OPENAI_VIDEOS = "openai_videos"
     KINDS = [
         (LOCAL, "Local renderer (offline previews)"),
         (JOBS, "Jobs API (createTask / recordInfo)"),
         (VIDEO_GENERATIONS, "Video generations API (/video/generations)"),
         (GENERATE_TASK, "generateTask API (/generateTask/{model})"),
+        (KIE_VEO, "Kie.ai Veo 3.1 API (/veo/generate)"),
+        (KLING, "Kling official API"),
+        (GOOGLE_VEO, "Google Veo (Gemini API or Vertex AI)"),
+        (FAL, "fal queue API"),
+        (REPLICATE, "Replicate predictions"),
+        (OPENAI_VIDEOS, "OpenAI-style /v1/videos (new-api, LiteLLM, Reelgate)"),
     ]
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=32, choices=KINDS)
-    base_url = models.URLField(blank=True, help_text="e.g. https://api.example.com (not for local)")
-    api_key = models.CharField(max_length=500, blank=True)
-    # Our model id → the upstream's model name; a model missing here is sent
-    # under our own id.
+    base_url = models.URLField(blank=True, help_text="blank: the kind's public API (not for local)")
+    # API keys, secret keys, service-account JSON: encrypted in the column
+    # (playground/secretbox.py), never shown back, logged or put in a URL.
+    credentials = SealedJSONField(default=dict, blank=True)
+    # What the kind needs that is not secret, e.g. a Vertex project and region.
+    options = models.JSONField(default=dict, blank=True)
+    # Our model id -> the upstream's model (or app) name, over the kind's
+    # built-in table; a model in neither is sent under our own id.
     model_map = models.JSONField(default=dict, blank=True)
     # Model ids this provider serves; empty means every model in the catalog.
     model_ids = models.JSONField(default=list, blank=True)
+    # Our model id -> what one generation costs us there, in USD; routing
+    # tries the cheapest first within a priority.
+    costs = models.JSONField(default=dict, blank=True)
     priority = models.IntegerField(default=100, help_text="lower runs first")
+    weight = models.PositiveIntegerField(
+        default=1, help_text="share of the work among providers of one priority and cost"
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # The circuit breaker (playground/providers/breaker.py).
+    failure_streak = models.PositiveIntegerField(default=0)
+    cooldown_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["priority", "id"]
@@ -53,14 +86,27 @@ class Provider(models.Model):
     def serves(self, model_id: str) -> bool:
         return not self.model_ids or model_id in self.model_ids
 
-    def upstream_model(self, model_id: str) -> str:
-        return self.model_map.get(model_id, model_id)
+    def cost_for(self, model_id: str) -> Decimal | None:
+        """What one generation of the model costs us here (USD), when configured."""
+        value = self.costs.get(model_id)
+        if value is None or isinstance(value, bool):
+            return None
+        try:
+            return Decimal(str(value))
+        except ArithmeticError:
+            return None
 
     @property
-    def masked_key(self) -> str:
-        if not self.api_key:
-            return ""
-        return f"{self.api_key[:4]}…{self.api_key[-2:]}" if len(self.api_key) > 10 else "…"
+    def api_key(self) -> str:
+        return self.credentials.get("api_key", "")
+
+    @property
+    def masked_credentials(self) -> str:
+        """Which credentials are set, each shown by its last two characters at most."""
+        return ", ".join(
+            f"{name} …{value[-2:]}" if len(value) > 12 else f"{name} …"
+            for name, value in sorted(self.credentials.items())
+        )
 
 
 class Generation(models.Model):
@@ -131,6 +177,11 @@ class Generation(models.Model):
         Provider, null=True, blank=True, on_delete=models.SET_NULL, related_name="generations"
     )
     upstream_ref = models.CharField(max_length=200, blank=True)
+    # What the provider needs to poll, fetch and cancel beyond the id: the
+    # URLs an upstream handed out, the endpoint the task was sent to.
+    upstream_state = models.JSONField(default=dict, blank=True)
+    # What the upstream charged us (reported, or the provider's configured cost).
+    upstream_cost_usd = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     next_poll_at = models.DateTimeField(null=True, blank=True)
     poll_count = models.PositiveIntegerField(default=0)
     poll_errors = models.PositiveIntegerField(default=0)

@@ -36,6 +36,7 @@ def store(generation: Generation, outcome: Succeeded, workdir: Path) -> dict:
             max_bytes=settings.RESULT_MAX_MB * 1024 * 1024,
             allowed_types=VIDEO_TYPES,
             allow_private=True,
+            headers=outcome.download_headers,
         ).path
     facts = probe(video)
     poster = outcome.poster_path
@@ -47,6 +48,7 @@ def store(generation: Generation, outcome: Succeeded, workdir: Path) -> dict:
                 max_bytes=20 * 1024 * 1024,
                 allowed_types=POSTER_TYPES,
                 allow_private=True,
+                headers=outcome.download_headers,
             ).path
         except Exception:  # a missing poster is not worth failing a paid video
             poster = None

@@ -19,6 +19,7 @@ from django.utils import timezone
 from playground import lifecycle, moderation, providers, results
 from playground.models import Generation
 from playground.outbound import FetchError, UnsafeURL
+from playground.providers import breaker
 from playground.providers.base import Failed, PollError, Running, SubmitRefused, Succeeded
 from playground.providers.local import LeaseLost
 
@@ -76,7 +77,14 @@ def _run(generation: Generation, worker: str) -> None:
             except SubmitRefused as exc:
                 refusals.append(f"{row.name}: {exc}")
                 _clear_submitting(generation, worker)
+                if provider.asynchronous:
+                    breaker.failed(row.pk, f"submit refused: {exc}")
                 continue
+            if provider.asynchronous:
+                if isinstance(outcome, Failed):  # ambiguous, or an upstream's verdict
+                    breaker.failed(row.pk, outcome.message)
+                else:
+                    breaker.answered(row.pk)
             _settle(generation, worker, row, outcome, workdir)
             return
     message = "; ".join(refusals) or "No provider serves this model."
@@ -112,6 +120,11 @@ def _settle(generation: Generation, worker: str, row, outcome, workdir: Path) ->
     if isinstance(outcome, Succeeded):
         try:
             fields = results.store(generation, outcome, workdir)
+            cost = (
+                outcome.cost_usd
+                if outcome.cost_usd is not None
+                else row.cost_for(generation.model_id)
+            )
         # UnsafeURL too (a result URL redirecting to ftp:// or to a URL with
         # credentials): left to propagate, it crashed the poll task, and the
         # sweeper polled and crashed again until the deadline.
@@ -123,10 +136,14 @@ def _settle(generation: Generation, worker: str, row, outcome, workdir: Path) ->
                 worker=worker,
             )
             return
-        lifecycle.succeed(generation.pk, worker, provider_id=row.pk, **fields)
+        lifecycle.succeed(
+            generation.pk, worker, provider_id=row.pk, upstream_cost_usd=cost, **fields
+        )
     elif isinstance(outcome, Running):
         delay = outcome.retry_after or settings.POLL_FIRST_SECONDS
-        lifecycle.handed_upstream(generation.pk, worker, row.pk, outcome.reference, _in(delay))
+        lifecycle.handed_upstream(
+            generation.pk, worker, row.pk, outcome.reference, _in(delay), state=outcome.state
+        )
     elif isinstance(outcome, Failed):
         lifecycle.fail(generation.pk, outcome.code, outcome.message, worker=worker)
 
@@ -162,28 +179,34 @@ def poll_generation(generation_id: int, poll_count: int) -> None:
 
 def _poll(generation: Generation, worker: str) -> None:
     provider = providers.for_row(generation.provider)
-    try:
-        outcome = provider.poll(generation)
-    except PollError as exc:
-        if generation.poll_errors + 1 >= settings.POLL_ERROR_BUDGET:
-            lifecycle.fail(
-                generation.pk,
-                lifecycle.UPSTREAM_ERROR,
-                f"The upstream could not be reached {generation.poll_errors + 1} times in a "
-                f"row (last: {exc}). Upstream task {generation.upstream_ref}.",
-                worker=worker,
-            )
-        else:
-            delay = exc.retry_after or _backoff(generation.poll_errors + 1)
-            lifecycle.schedule_poll(generation.pk, worker, _in(delay), error=True)
-        return
-    if isinstance(outcome, Running):
-        progress = outcome.progress if outcome.progress is not None else _estimate(generation)
-        delay = outcome.retry_after or _backoff(generation.poll_count + 1)
-        lifecycle.schedule_poll(generation.pk, worker, _in(delay), progress=progress)
-        return
     with tempfile.TemporaryDirectory(prefix="reelgate-") as tmp:
+        try:
+            outcome = provider.poll(generation, Path(tmp))
+        except PollError as exc:
+            breaker.failed(generation.provider_id, f"poll failed: {exc}")
+            _poll_failed(generation, worker, exc)
+            return
+        breaker.answered(generation.provider_id)
+        if isinstance(outcome, Running):
+            progress = outcome.progress if outcome.progress is not None else _estimate(generation)
+            delay = outcome.retry_after or _backoff(generation.poll_count + 1)
+            lifecycle.schedule_poll(generation.pk, worker, _in(delay), progress=progress)
+            return
         _settle(generation, worker, generation.provider, outcome, Path(tmp))
+
+
+def _poll_failed(generation: Generation, worker: str, exc: PollError) -> None:
+    if generation.poll_errors + 1 >= settings.POLL_ERROR_BUDGET:
+        lifecycle.fail(
+            generation.pk,
+            lifecycle.UPSTREAM_ERROR,
+            f"The upstream could not be reached {generation.poll_errors + 1} times in a "
+            f"row (last: {exc}). Upstream task {generation.upstream_ref}.",
+            worker=worker,
+        )
+    else:
+        delay = exc.retry_after or _backoff(generation.poll_errors + 1)
+        lifecycle.schedule_poll(generation.pk, worker, _in(delay), error=True)
 
 
 def _backoff(n: int) -> float:

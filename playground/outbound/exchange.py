@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -86,6 +86,7 @@ def open_response(
     timeout: float,
     deadline: Deadline,
     follow_redirects: bool,
+    private_headers: Iterable[str] = (),
 ) -> httpx.Response:
     """Send `request` and return the streaming response, after following redirects if asked.
 
@@ -93,6 +94,10 @@ def open_response(
     address check applies to every one of them; the shape check (scheme,
     credentials) is repeated here for the redirect targets. The caller closes
     the returned response.
+
+    httpx drops Authorization when a redirect leaves the origin; the headers
+    named in `private_headers` (an API key in a header of its own) are
+    dropped there too, so a result URL redirecting to a CDN never gets them.
     """
     first = request.url
     hops = 0
@@ -109,9 +114,16 @@ def open_response(
         if hops > MAX_REDIRECTS:
             raise FetchError(f"{display(first)} redirected more than {MAX_REDIRECTS} times.")
         request = response.next_request
+        if _origin(request.url) != _origin(first):
+            for name in private_headers:
+                request.headers.pop(name, None)
         try:
             parse_url(request.url)
         except UnsafeURL as exc:
             raise UnsafeURL(
                 f"{display(first)} redirected to a URL that is not allowed: {exc}"
             ) from None
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port

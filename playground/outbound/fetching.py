@@ -6,6 +6,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -120,6 +121,7 @@ def fetch_to_file(
     timeout: float = 20,
     total_timeout: float | None = None,
     allow_private: bool = False,
+    headers: Mapping[str, str] | None = None,
 ) -> Fetched:
     """GET `url` into the file `dest`, streamed, and return what was fetched.
 
@@ -133,6 +135,8 @@ def fetch_to_file(
     - Redirects are followed, up to 5, each hop checked by the SSRF guard.
     - `timeout` bounds each network phase (connect, each read, each write);
       `total_timeout`, if given, bounds the whole transfer.
+    - `headers` (a provider's key, for result URLs that need it) are sent to
+      the URL's own origin only: a redirect elsewhere goes without them.
 
     Raises UnsafeURL for a URL (or a redirect) the guard refuses, FetchError
     for everything else (`.status` set for non-2xx answers).
@@ -141,10 +145,17 @@ def fetch_to_file(
     dest = Path(dest)
     client = client_for(Policy.current(allow_private))
     deadline = Deadline(total_timeout)
-    request = client.build_request("GET", parsed, headers={"Accept-Encoding": "identity"})
+    sent = httpx.Headers(headers or {})
+    sent["Accept-Encoding"] = "identity"
+    request = client.build_request("GET", parsed, headers=sent)
     started = time.monotonic()
     response = open_response(
-        client, request, timeout=timeout, deadline=deadline, follow_redirects=True
+        client,
+        request,
+        timeout=timeout,
+        deadline=deadline,
+        follow_redirects=True,
+        private_headers=list(headers or ()),
     )
     try:
         final = response.url

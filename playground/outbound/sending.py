@@ -59,6 +59,8 @@ def send(
     *,
     json: Any = None,
     content: bytes | str | None = None,
+    data: Mapping[str, str] | None = None,
+    files: Mapping[str, Any] | None = None,
     params: Mapping[str, str | int | float] | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float = 10.0,
@@ -70,7 +72,8 @@ def send(
     """Make one request and return its answer, never raising for an HTTP error status.
 
     - `json` is sent compactly as httpx encodes it; a body that has been
-      signed must go as `content` (the exact signed bytes).
+      signed must go as `content` (the exact signed bytes). `data` with
+      `files` is a multipart form, as httpx builds it.
     - The body is read up to `max_response_bytes`; the rest is dropped and
       `truncated` set.
     - Redirects are not followed unless `follow_redirects=True`: for a
@@ -84,8 +87,8 @@ def send(
     Raises UnsafeURL for a refused URL and FetchError for connection errors
     and timeouts. Header values are never logged.
     """
-    if json is not None and content is not None:
-        raise TypeError("send() takes json or content, not both")
+    if sum(body is not None for body in (json, content, data or files)) > 1:
+        raise TypeError("send() takes one of json, content, or data and files")
     parsed = parse_url(url)
     client = client_for(Policy.current(allow_private))
     deadline = Deadline(total_timeout)
@@ -94,7 +97,14 @@ def send(
     merged = httpx.Headers({"Accept-Encoding": "identity"})
     merged.update(headers or {})
     request = client.build_request(
-        method.upper(), parsed, json=json, content=content, params=params, headers=merged
+        method.upper(),
+        parsed,
+        json=json,
+        content=content,
+        data=data,
+        files=files,
+        params=params,
+        headers=merged,
     )
     started = time.monotonic()
     response = open_response(

@@ -1,37 +1,34 @@
 """Providers: the local renderer and the upstream adapters, one module each.
 
 `for_row(provider)` gives the implementation of a Provider row by its kind;
-`route(model_id)` the enabled rows that serve a model, in the order to try.
+`route(model_id)` the enabled rows that serve a model, in the order to try
+(routing.py).
 """
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
-from config.prepared import PreparedQuery
 from playground.models import Provider
+from playground.providers.routing import route
 
-# Read on every submit; the table is small (config/prepared.py).
-ENABLED = PreparedQuery(lambda: Provider.objects.filter(enabled=True))
+__all__ = ["KINDS", "for_row", "provider_class", "route"]
+
+# Each kind's module, imported when a row of that kind is first used: the
+# renderer pulls in PyAV and numpy, which the web processes never need.
+KINDS = {
+    Provider.LOCAL: "playground.providers.local.LocalRenderer",
+    Provider.JOBS: "playground.providers.jobs.JobsProvider",
+    Provider.VIDEO_GENERATIONS: "playground.providers.video_generations.VideoGenerationsProvider",
+    Provider.GENERATE_TASK: "playground.providers.generate_task.GenerateTaskProvider",
+}
+# Benchmark and fault drills only (instant.py).
+INSTANT = {"instant": "playground.providers.instant.InstantProvider"}
 
 
-def registry() -> dict:
-    # Imported here: the renderer pulls in PyAV and numpy, which the web
-    # processes never need.
-    from playground.providers.generate_task import GenerateTaskProvider
-    from playground.providers.jobs import JobsProvider
-    from playground.providers.local import LocalRenderer
-    from playground.providers.video_generations import VideoGenerationsProvider
-
-    kinds = (LocalRenderer, JobsProvider, VideoGenerationsProvider, GenerateTaskProvider)
-    if settings.BENCH_INSTANT_PROVIDER:  # benchmark and fault drills only (instant.py)
-        from playground.providers.instant import InstantProvider
-
-        kinds += (InstantProvider,)
-    return {provider.kind: provider for provider in kinds}
+def provider_class(kind: str) -> type:
+    kinds = {**KINDS, **INSTANT} if settings.BENCH_INSTANT_PROVIDER else KINDS
+    return import_string(kinds[kind])
 
 
 def for_row(row: Provider):
-    return registry()[row.kind](row)
-
-
-def route(model_id: str) -> list[Provider]:
-    return [row for row in ENABLED.all() if row.serves(model_id)]
+    return provider_class(row.kind)(row)

@@ -13,20 +13,24 @@ ledger or the generation's state.
   `progress(percent)` may be called while working; it returns False when the
   worker lost its lease, and the provider should then stop.
   It raises SubmitRefused when it is certain nothing was created upstream
-  (connection refused, 401, 402, 429, a 5xx answer to the submit): the
-  engine then tries the next provider for that model. When the submit's
-  answer was lost after the request went out, it returns
-  Failed(UPSTREAM_AMBIGUOUS): resubmitting could open a second paid task.
-- `poll(generation)` asks the upstream about `generation.upstream_ref` and
-  returns an Outcome; Running(progress=...) means ask again later. Transient
-  errors raise PollError (counted against a budget); an unknown upstream
-  status word is Running, never a failure.
+  (connection refused, 401, 402, 422, 429): the engine then tries the next
+  provider for that model. When the submit's answer was lost after the
+  request went out, or was a 5xx (the task may exist all the same), it
+  returns Failed(UPSTREAM_AMBIGUOUS): resubmitting could open a second paid
+  task. The shared policy of upstream adapters is in upstream.py.
+- `poll(generation, workdir)` asks the upstream about
+  `generation.upstream_ref` (and `upstream_state`) and returns an Outcome;
+  Running(progress=...) means ask again later. Transient errors raise
+  PollError (counted against a budget); an unknown upstream status word is
+  Running, never a failure. `workdir` is for a result that arrives in the
+  answer itself rather than at a URL.
 - `cancel(generation)` asks the upstream to stop, best effort.
 """
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from playground.models import Generation, Provider
@@ -39,6 +43,11 @@ class Succeeded:
     poster_path: Path | None = None
     poster_url: str | None = None
     note: str = ""
+    # Headers the result URLs need (a provider's key), sent to their own
+    # origin only; never stored or shown.
+    download_headers: dict[str, str] = field(default_factory=dict, repr=False)
+    # What the upstream reports it charged us, in USD, when it does.
+    cost_usd: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,9 @@ class Running:
     reference: str
     progress: int | None = None  # the upstream's own figure, when it reports one
     retry_after: float | None = None  # seconds, when the upstream asked for a pace
+    # What polling needs beyond the reference (URLs the upstream handed
+    # out, the endpoint used), kept in Generation.upstream_state.
+    state: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,7 @@ class BaseProvider(ABC):
     def start(self, generation: Generation, workdir: Path, progress: ProgressFn) -> Outcome: ...
 
     @abstractmethod
-    def poll(self, generation: Generation) -> Outcome: ...
+    def poll(self, generation: Generation, workdir: Path | None = None) -> Outcome: ...
 
     def cancel(self, generation: Generation) -> None:  # noqa: B027 (optional to override)
         """Best effort; providers without a cancel call do nothing."""

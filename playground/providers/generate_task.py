@@ -8,10 +8,11 @@ GET  {base}/api/v1/statusTask/{model}?taskId=...  -> data.state,
 from urllib.parse import quote
 
 from playground.models import Generation, Provider
-from playground.providers.upstream import FAIL, RUNNING, SUCCESS, Call, UpstreamProvider
+from playground.providers.envelope import FAIL, RUNNING, SUCCESS, KieStyleProvider
+from playground.providers.upstream import Call
 
 
-class GenerateTaskProvider(UpstreamProvider):
+class GenerateTaskProvider(KieStyleProvider):
     kind = Provider.GENERATE_TASK
     states = {
         "pending": RUNNING,
@@ -24,7 +25,7 @@ class GenerateTaskProvider(UpstreamProvider):
         # "async": we poll; the callback mode would need a URL of ours the
         # upstream can reach.
         body = {"request_type": "async", "input": generation.input}
-        return Call(f"/api/v1/generateTask/{_segment(model)}", json=body)
+        return Call(f"/api/v1/generateTask/{_segment(model)}", method="POST", json=body)
 
     def poll_call(self, generation: Generation, model: str) -> Call:
         return Call(

@@ -54,5 +54,5 @@ class InstantProvider(BaseProvider):
         poster_path.write_bytes(poster)
         return Succeeded(video_path=video_path, poster_path=poster_path, note="instant (benchmark)")
 
-    def poll(self, generation: Generation) -> Outcome:
+    def poll(self, generation: Generation, workdir: Path | None = None) -> Outcome:
         return Failed(lifecycle.INTERNAL_ERROR, "the instant provider has nothing to poll")

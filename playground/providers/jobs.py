@@ -6,10 +6,11 @@ GET  {base}/api/v1/jobs/recordInfo?taskId=...        -> data.state, progress,
 """
 
 from playground.models import Generation, Provider
-from playground.providers.upstream import FAIL, RUNNING, SUCCESS, Call, UpstreamProvider
+from playground.providers.envelope import FAIL, RUNNING, SUCCESS, KieStyleProvider
+from playground.providers.upstream import Call
 
 
-class JobsProvider(UpstreamProvider):
+class JobsProvider(KieStyleProvider):
     kind = Provider.JOBS
     states = {
         "waiting": RUNNING,
@@ -20,7 +21,8 @@ class JobsProvider(UpstreamProvider):
     }
 
     def submit_call(self, generation: Generation, model: str) -> Call:
-        return Call("/api/v1/jobs/createTask", json={"model": model, "input": generation.input})
+        body = {"model": model, "input": generation.input}
+        return Call("/api/v1/jobs/createTask", method="POST", json=body)
 
     def poll_call(self, generation: Generation, model: str) -> Call:
         return Call("/api/v1/jobs/recordInfo", params={"taskId": generation.upstream_ref})

@@ -54,6 +54,6 @@ class LocalRenderer(BaseProvider):
             return Failed(code, str(exc))
         return Succeeded(video_path=result.video_path, poster_path=result.poster_path)
 
-    def poll(self, generation: Generation) -> Outcome:
+    def poll(self, generation: Generation, workdir: Path | None = None) -> Outcome:
         # start() finishes the work; a local generation is never left to poll.
         return Failed(lifecycle.INTERNAL_ERROR, "the local renderer has nothing to poll")

@@ -1,34 +1,42 @@
-"""What the upstream adapters share: one request, its `{code, msg, data}` answer, and its meaning.
+"""What every upstream provider shares: one request, and what its answer means for us.
 
-Each adapter (jobs.py, video_generations.py, generate_task.py) only says
-where a submit and a poll go, with which body, and what its upstream's state
-words mean. The rest is decided here, once:
+A provider module (jobs.py, kling.py, fal.py, ...) only says how its upstream
+authenticates, where a submit and a poll go with which body, and how to read
+its answers. The policy that decides what an answer means for the money and
+the generation is here, once:
 
     submit                                               outcome
     no connection made (refused, DNS, connect timeout)   SubmitRefused
-    HTTP status or envelope code other than 200          SubmitRefused (Retry-After kept)
-    answer lost after the request went out (read         Failed(UPSTREAM_AMBIGUOUS),
-      timeout, reset, 2xx not JSON, no taskId)             never sent again
-    2xx with a taskId                                    Running(taskId)
+    4xx (401 key, 402 balance, 422 input, 429 rate ...)  SubmitRefused (Retry-After kept)
+    5xx: the task may have been created before it        ambiguous *
+    answer lost after the request went out (read         ambiguous *
+      timeout, reset), or a 2xx the module cannot read
+    2xx the module reads as accepted                     Running(reference, state)
+    2xx the module reads as a refusal (an envelope       SubmitRefused
+      code, Kling's 1102 "resource pack exhausted")
+
+    * Failed(UPSTREAM_AMBIGUOUS), never sent again. A module whose upstream
+      takes our own id (Kling's external_task_id) gives `lookup_call`: the
+      task is then looked up by that id, and found it is polled as usual;
+      not found after a 5xx answer, nothing was made and the submit is refused.
 
     poll
     network error, timeout, 5xx (not 501/505), 408,      PollError(retry_after=Retry-After)
-      429, 455, 401/403, 2xx not JSON, no state word
+      425, 429, 455, 401/403, a 2xx not readable
     404                                                  Failed(UPSTREAM_ERROR, "no task ...")
-    any other code (400, 422, 501 ...)                   Failed(UPSTREAM_ERROR, upstream msg)
-    a running state word                                 Running(progress=upstream's or None)
-    a state word the adapter does not know               logged, Running
-    a failed state word                                  Failed(failCode if ours, failMsg)
-    success with a result URL                            Succeeded(resultUrls[0], thumbnailUrl)
-    success without one                                  Failed(UPSTREAM_ERROR, "no result URL")
+    any other 4xx (and 501, 505)                         Failed(UPSTREAM_ERROR, upstream's words)
+    2xx: the module's reading                            Running / Succeeded / Failed
+    a state word the module does not know               logged, Running (`unknown_state`)
 
-The provider's API key goes only into the Authorization header: it is cut
-out of every message built from upstream text, in case an upstream echoes it.
+Credentials go only where the module puts them (a header): every one of
+them, and any token made from them, is cut out of every message built from
+upstream text (`clean`), in case an upstream echoes them. Calls go to the
+provider's own origin only; a URL an upstream hands out elsewhere is never
+sent our credentials.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from abc import abstractmethod
@@ -56,13 +64,7 @@ from playground.providers.base import (
 
 log = logging.getLogger(__name__)
 
-# What an adapter's state words mean.
-RUNNING = "running"
-SUCCESS = "success"
-FAIL = "fail"
-
-# Upstream fail codes that mean the same here (DESIGN §4). Any other code is
-# kept in the message, under UPSTREAM_ERROR.
+# Fail codes an upstream may give that mean the same here (DESIGN §4).
 SHARED_FAIL_CODES = frozenset({lifecycle.CONTENT_VIOLATION, lifecycle.INVALID_IMAGE_URL})
 
 # Poll answers worth asking again: the task exists upstream and may still
@@ -70,7 +72,8 @@ SHARED_FAIL_CODES = frozenset({lifecycle.CONTENT_VIOLATION, lifecycle.INVALID_IM
 # picks the task up again, and the error budget bounds the wait.
 TRANSIENT_POLL_CODES = frozenset({401, 403, 408, 425, 429, 455})
 # 5xx codes the jobs contract gives a final meaning: 501 generation failed,
-# 505 feature disabled. Asking again cannot change them.
+# 505 feature disabled. Asking again cannot change them, and on a submit
+# they say nothing was made.
 FINAL_SERVER_CODES = frozenset({501, 505})
 
 # httpx errors (kept by outbound as the FetchError's __context__) raised
@@ -84,179 +87,296 @@ MAX_REFERENCE = 200  # Generation.upstream_ref
 MAX_RETRY_AFTER = 300.0
 MAX_ANSWER_BYTES = 256 * 1024
 HIDDEN_KEY = "[api key hidden]"
+NO_REASON = "The upstream reported the generation failed without a reason."
 
 
 @dataclass(frozen=True)
 class Call:
-    """One request to the upstream, relative to the provider's base URL."""
+    """One request to the upstream: a path under the base URL, or a URL on its origin."""
 
     path: str
-    json: dict[str, Any] | None = None
+    method: str = "GET"
+    json: Any = None
     params: dict[str, str] | None = None
+    data: dict[str, str] | None = None  # with `files`: a multipart form
+    files: dict[str, Any] | None = None
+    max_answer_bytes: int = MAX_ANSWER_BYTES
 
 
 @dataclass(frozen=True)
 class Answer:
-    """An upstream answer read as the `{code, msg, data}` envelope the three contracts share."""
+    """An upstream's answer: its status, its body as JSON when it is JSON, its pace."""
 
-    code: int  # the HTTP status when not 2xx, else the envelope's code (200 when absent)
-    msg: str
-    data: dict[str, Any] | None  # None when the body is not JSON or has no data object
-    is_json: bool
+    status: int
+    body: Any  # the parsed JSON, or None
+    text: str  # the body as text, capped, for messages
     retry_after: float | None
 
-    def describe(self) -> str:
-        return f"code {self.code}: {self.msg}" if self.msg else f"code {self.code}"
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def object(self) -> dict[str, Any]:
+        """The body when it is a JSON object, else an empty one."""
+        return self.body if isinstance(self.body, dict) else {}
+
+
+class Ambiguous(Exception):
+    """The upstream may have made the task, but its answer does not say under which id."""
 
 
 class UpstreamProvider(BaseProvider):
-    """An upstream gateway that takes a task, then answers polls about it.
+    """An upstream API that takes a task, then answers polls about it.
 
-    Subclasses set `kind` and `states` and build the two requests. No cancel
-    call exists in these contracts, so `cancel` stays the base class's no-op:
-    our side settles the generation, the upstream finishes on its own.
+    A module sets `kind`, `default_base_url` and `models` (its built-in table
+    of our model ids to the upstream's names, overridden per row by
+    `Provider.model_map`), and implements:
+
+        submit_call(generation, model) -> Call
+        accepted(answer, generation)   -> Running      a 2xx submit answer
+        poll_call(generation, model)   -> Call
+        read_status(answer, generation, workdir) -> Outcome   a 2xx poll answer
+        error_message(answer)          -> str          the upstream's words in an error
+
+        check_call()                   -> Call         a cheap authenticated request
+
+    and where its upstream has them: `auth_headers`, `lookup_call` and
+    `found`, `cancel_call`, `describe_check`, `download_headers`.
     """
 
     asynchronous = True
-    states: dict[str, str] = {}
+    default_base_url = ""
+    models: dict[str, Any] = {}
     # Seconds for the whole exchange (each network phase and the total). It
     # is also held under half the worker's lease: a submit still in flight
     # when the lease runs out would be taken for a dead worker's and failed
     # while the upstream may be accepting it.
     timeout = 30.0
+    # How the module's messages name the task id its upstream answers with.
+    id_name = "task id"
+    accepted_status = "2xx"
+
+    # What a module implements
 
     @abstractmethod
-    def submit_call(self, generation: Generation, model: str) -> Call:
-        """The submit request of this contract."""
+    def submit_call(self, generation: Generation, model: Any) -> Call:
+        """The submit request for this generation, `model` from `upstream_model`."""
 
     @abstractmethod
-    def poll_call(self, generation: Generation, model: str) -> Call:
-        """The status request of this contract."""
+    def accepted(self, answer: Answer, generation: Generation) -> Running:
+        """Read a 2xx submit answer: Running, or raise Ambiguous or SubmitRefused."""
+
+    @abstractmethod
+    def poll_call(self, generation: Generation, model: Any) -> Call:
+        """The status request for a generation the upstream accepted."""
+
+    @abstractmethod
+    def read_status(self, answer: Answer, generation: Generation, workdir: Path | None) -> Outcome:
+        """Read a 2xx status answer; raise PollError when it cannot be read."""
+
+    def error_message(self, answer: Answer) -> str:
+        """The upstream's own words in an error answer (a common JSON shape, or nothing)."""
+        body = answer.object
+        for name in ("message", "msg", "detail", "error", "title"):
+            value = body.get(name)
+            if isinstance(value, dict):
+                value = value.get("message") or value.get("detail")
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:MAX_MESSAGE]
+        return ""
+
+    def auth_headers(self) -> dict[str, str]:
+        key = self.row.api_key
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def secrets(self) -> list[str]:
+        """Every string that must never appear in a message: credentials and tokens made of them."""
+        return [value for value in self.row.credentials.values() if len(value) >= 4]
+
+    def lookup_call(self, generation: Generation) -> Call | None:
+        """Where the task is found by our own id after an ambiguous submit; None if nowhere."""
+        return None
+
+    def found(self, answer: Answer, generation: Generation) -> Running | None:
+        """Read the lookup's 2xx answer: the task, or None when the upstream has none."""
+        return None
+
+    def cancel_call(self, generation: Generation) -> Call | None:
+        return None
+
+    @abstractmethod
+    def check_call(self) -> Call:
+        """A cheap authenticated request that proves the base URL and credentials work."""
+
+    def describe_check(self, answer: Answer) -> str:
+        return "credentials accepted"
+
+    def download_headers(self) -> dict[str, str]:
+        """Headers result URLs on the provider's own origin need; none by default."""
+        return {}
 
     # The provider contract
 
+    def upstream_model(self, model_id: str) -> Any:
+        """Our model id in the upstream's terms: the row's override, the built-in table, or ours."""
+        return self.row.model_map.get(model_id) or self.models.get(model_id) or model_id
+
     def start(self, generation: Generation, workdir: Path, progress: ProgressFn) -> Outcome:
-        call = self.submit_call(generation, self.row.upstream_model(generation.model_id))
+        call = self.submit_call(generation, self.upstream_model(generation.model_id))
         # Renew the lease right before sending, so the whole submit runs
         # inside it; a worker that already lost it must not submit at all.
         if not progress(0):
             raise SubmitRefused("the worker lost its lease before submitting; nothing was sent")
         try:
-            answer = self._exchange("POST", call)
+            answer = self.exchange(call)
         except outbound.UnsafeURL as exc:
             raise SubmitRefused(self.clean(f"the base URL cannot be used: {exc}")) from None
         except outbound.FetchError as exc:
             if isinstance(exc.__context__, _NOTHING_SENT):
                 raise SubmitRefused(self.clean(exc.reason)) from None
-            return self.ambiguous(f"its answer was lost: {exc.reason}")
-        if answer.code != 200:
-            raise SubmitRefused(
-                self.clean(f"the upstream refused the task ({answer.describe()})"),
-                retry_after=answer.retry_after,
+            return self.after_ambiguous(generation, f"its answer was lost: {exc.reason}")
+        if answer.status >= 500 and answer.status not in FINAL_SERVER_CODES:
+            return self.after_ambiguous(
+                generation, f"it answered {self.describe(answer)}", answered=True
             )
-        if not answer.is_json:
-            return self.ambiguous("it answered 200 with a body that is not JSON")
-        task_id = (answer.data or {}).get("taskId")
-        if isinstance(task_id, int) and not isinstance(task_id, bool):
-            task_id = str(task_id)
-        if not isinstance(task_id, str) or not task_id.strip() or len(task_id) > MAX_REFERENCE:
-            return self.ambiguous("it answered 200 without a usable taskId")
-        return Running(reference=task_id.strip())
-
-    def poll(self, generation: Generation) -> Outcome:
-        reference = generation.upstream_ref
-        call = self.poll_call(generation, self.row.upstream_model(generation.model_id))
+        if not answer.ok:
+            raise self.refusal(answer)
         try:
-            answer = self._exchange("GET", call)
+            return self.accepted(answer, generation)
+        except Ambiguous as exc:
+            return self.after_ambiguous(generation, str(exc))
+
+    def poll(self, generation: Generation, workdir: Path | None = None) -> Outcome:
+        call = self.poll_call(generation, self.upstream_model(generation.model_id))
+        try:
+            answer = self.exchange(call)
         except (outbound.FetchError, outbound.UnsafeURL) as exc:
             raise PollError(self.clean(str(exc))) from None
-        if answer.code == 404:
-            return Failed(
-                lifecycle.UPSTREAM_ERROR,
-                self.clean(f"The upstream has no task {reference} ({answer.describe()})."),
-            )
-        if answer.code != 200:
-            transient = answer.code in TRANSIENT_POLL_CODES or (
-                answer.code >= 500 and answer.code not in FINAL_SERVER_CODES
-            )
-            if transient:
-                raise PollError(
-                    self.clean(f"the upstream answered {answer.describe()}"),
-                    retry_after=answer.retry_after,
-                )
-            return Failed(
-                lifecycle.UPSTREAM_ERROR,
-                self.clean(f"The upstream answered {answer.describe()} for task {reference}."),
-            )
-        if answer.data is None:
-            raise PollError("the upstream's status answer is not a JSON {code, msg, data} object")
-        word = answer.data.get("state")
-        if not isinstance(word, str) or not word.strip():
-            raise PollError("the upstream's status answer has no state")
-        meaning = self.states.get(word.strip().lower())
-        if meaning is None:
-            # Upstreams add states (DESIGN §5); the deadline bounds the wait.
-            log.warning(
-                "%s answered an unknown state %r for task %s; polling again",
-                self.row.name,
-                word[:50],
-                reference,
-            )
-            return Running(reference)
-        if meaning == RUNNING:
-            return Running(reference, progress=read_progress(answer.data))
-        if meaning == FAIL:
-            return self.failure(answer.data)
-        return self.success(answer.data, reference)
+        if not answer.ok:
+            return self.poll_refusal(answer, generation)
+        return self.read_status(answer, generation, workdir)
 
-    # Reading answers
+    def cancel(self, generation: Generation) -> None:
+        call = self.cancel_call(generation)
+        if call is not None:
+            self.exchange(call)
 
-    def _exchange(self, method: str, call: Call) -> Answer:
-        seconds = min(self.timeout, settings.GENERATION_LEASE_SECONDS / 2)
-        headers = {"Accept": "application/json"}
-        if self.row.api_key:
-            headers["Authorization"] = f"Bearer {self.row.api_key}"
-        response = outbound.send(
-            method,
-            self.row.base_url.rstrip("/") + call.path,
-            json=call.json,
-            params=call.params,
-            headers=headers,
-            timeout=seconds,
-            total_timeout=seconds,
-            # Upstreams are configured by an admin and may be on the LAN.
-            allow_private=True,
-            max_response_bytes=MAX_ANSWER_BYTES,
+    def check(self) -> str:
+        """Make the check call; a line saying what the upstream answered. Raises CheckFailed."""
+        try:
+            answer = self.exchange(self.check_call())
+        except (outbound.FetchError, outbound.UnsafeURL) as exc:
+            raise CheckFailed(self.clean(str(exc))) from None
+        if not answer.ok:
+            raise CheckFailed(self.clean(f"{self.row.name} answered {self.describe(answer)}"))
+        return self.clean(self.describe_check(answer))
+
+    # Shared readings, for the modules
+
+    def refusal(self, answer: Answer, code: int | None = None) -> SubmitRefused:
+        """An error answer to a submit: nothing was made, the next provider may try."""
+        return SubmitRefused(
+            self.clean(f"the upstream refused the task ({self.describe(answer, code)})"),
+            retry_after=answer.retry_after,
         )
-        return read_answer(response)
 
-    def failure(self, data: dict[str, Any]) -> Failed:
-        """The upstream's own reason, and its fail code when it is one of ours."""
-        fail_code = str(data.get("failCode") or "").strip()
-        reason = str(data.get("failMsg") or "").strip()
-        if not reason:
-            reason = "The upstream reported the generation failed without a reason."
-        if fail_code in SHARED_FAIL_CODES:
-            return Failed(fail_code, self.clean(reason))
-        if fail_code:
-            reason = f"{reason} (upstream failCode {fail_code})"
-        return Failed(lifecycle.UPSTREAM_ERROR, self.clean(reason))
+    def poll_refusal(
+        self, answer: Answer, generation: Generation, code: int | None = None
+    ) -> Outcome:
+        """An error answer to a poll: ask again, or give up on the task (the table above)."""
+        code = answer.status if code is None else code
+        described = self.describe(answer, code)
+        reference = generation.upstream_ref
+        transient = code in TRANSIENT_POLL_CODES or (code >= 500 and code not in FINAL_SERVER_CODES)
+        if transient:
+            raise PollError(
+                self.clean(f"the upstream answered {described}"), retry_after=answer.retry_after
+            )
+        if code == 404:
+            message = f"The upstream has no task {reference} ({described})."
+        else:
+            message = f"The upstream answered {described} for task {reference}."
+        return Failed(lifecycle.UPSTREAM_ERROR, self.clean(message))
 
-    def success(self, data: dict[str, Any], reference: str) -> Outcome:
-        result = read_result(data)
-        video_url = first_url(result.get("resultUrls"))
-        if video_url is None:
+    def running(self, generation: Generation, progress: Any = None) -> Running:
+        return Running(generation.upstream_ref, progress=read_progress(progress))
+
+    def unknown_state(self, generation: Generation, word: Any) -> Running:
+        # Upstreams add states (DESIGN §5); the deadline bounds the wait.
+        log.warning(
+            "%s answered an unknown state %r for task %s; polling again",
+            self.row.name,
+            str(word)[:50],
+            generation.upstream_ref,
+        )
+        return Running(generation.upstream_ref)
+
+    def failed(self, reason: str, code: str = "", *, upstream_code: Any = None) -> Failed:
+        """A failure in the upstream's words, under our code when it maps to one."""
+        reason = (
+            reason or ""
+        ).strip() or "The upstream reported the generation failed without a reason."
+        if upstream_code not in (None, ""):
+            reason = f"{reason} (upstream code {upstream_code})"
+        return Failed(code or lifecycle.UPSTREAM_ERROR, self.clean(reason))
+
+    def result(
+        self, generation: Generation, video_url: Any, poster_url: Any = None, **fields: Any
+    ) -> Outcome:
+        """Success with the first usable video URL; the key goes along only to our upstream."""
+        video = first_url(video_url if isinstance(video_url, list) else [video_url])
+        if video is None:
             return Failed(
                 lifecycle.UPSTREAM_ERROR,
-                f"The upstream reported task {reference} done but gave no usable result URL.",
+                f"The upstream reported task {generation.upstream_ref} done "
+                "but gave no usable result URL.",
             )
+        poster = first_url(poster_url if isinstance(poster_url, list) else [poster_url])
+        headers = self.download_headers()
+        if headers and not self.on_our_origin(video):
+            headers = {}
+        if headers and poster is not None and not self.on_our_origin(poster):
+            # The key goes with both downloads or neither: an off-origin
+            # poster is left out (the first frame stands in for it).
+            poster = None
         return Succeeded(
-            video_url=video_url,
-            poster_url=first_url([result.get("thumbnailUrl")]),
-            note=f"upstream task {reference}",
+            video_url=video,
+            poster_url=poster,
+            note=f"upstream task {generation.upstream_ref}",
+            download_headers=headers,
+            **fields,
         )
 
-    def ambiguous(self, why: str) -> Failed:
+    def reference(self, value: Any) -> str:
+        """An upstream task id as text, or raise Ambiguous when there is no usable one."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip() or len(value.strip()) > MAX_REFERENCE:
+            raise Ambiguous(f"it answered {self.accepted_status} without a usable {self.id_name}")
+        return value.strip()
+
+    def after_ambiguous(
+        self, generation: Generation, why: str, *, answered: bool = False
+    ) -> Outcome:
+        """Look the task up by our own id where the upstream allows it; else fail, unsent again."""
+        call = self.lookup_call(generation)
+        if call is not None:
+            try:
+                answer = self.exchange(call)
+            except (outbound.FetchError, outbound.UnsafeURL):
+                answer = None
+            if answer is not None and answer.ok:
+                try:
+                    running = self.found(answer, generation)
+                except Ambiguous:
+                    running = None
+                if running is not None:
+                    return running
+                if answered:
+                    raise SubmitRefused(
+                        self.clean(f"{why}, and has no task under our id {generation.task_id}")
+                    )
         return Failed(
             lifecycle.UPSTREAM_AMBIGUOUS,
             self.clean(
@@ -265,47 +385,73 @@ class UpstreamProvider(BaseProvider):
             ),
         )
 
+    # The exchange
+
+    @property
+    def base_url(self) -> str:
+        return (self.row.base_url or self.default_base_url).rstrip("/")
+
+    def on_our_origin(self, url: str) -> bool:
+        ours, theirs = httpx.URL(self.base_url), httpx.URL(url)
+        return (ours.scheme, ours.host, ours.port) == (theirs.scheme, theirs.host, theirs.port)
+
+    def url_for(self, call: Call) -> str:
+        if call.path.startswith(("http://", "https://")):
+            # A URL the upstream handed out: our credentials go to its origin only.
+            if not self.on_our_origin(call.path):
+                raise outbound.UnsafeURL(
+                    f"the upstream pointed us to another host ({httpx.URL(call.path).host})"
+                )
+            return call.path
+        return self.base_url + call.path
+
+    def exchange(self, call: Call) -> Answer:
+        seconds = min(self.timeout, settings.GENERATION_LEASE_SECONDS / 2)
+        response = outbound.send(
+            call.method,
+            self.url_for(call),
+            json=call.json,
+            params=call.params,
+            data=call.data,
+            files=call.files,
+            headers={"Accept": "application/json", **self.auth_headers()},
+            timeout=seconds,
+            total_timeout=seconds,
+            # Upstreams are configured by an admin and may be on the LAN.
+            allow_private=True,
+            max_response_bytes=call.max_answer_bytes,
+        )
+        return read_answer(response)
+
+    def describe(self, answer: Answer, code: int | None = None) -> str:
+        said = self.error_message(answer)
+        status = code if code is not None else answer.status
+        return f"code {status}: {said}" if said else f"code {status}"
+
     def clean(self, text: str) -> str:
-        """A message safe to store and show: the API key cut out, the length capped."""
-        if self.row.api_key:
-            text = text.replace(self.row.api_key, HIDDEN_KEY)
+        """A message safe to store and show: every secret cut out, the length capped."""
+        for secret in sorted(self.secrets(), key=len, reverse=True):
+            text = text.replace(secret, HIDDEN_KEY)
         return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
+class CheckFailed(Exception):
+    """The provider's test call did not succeed; the message says what it answered."""
+
+
 def read_answer(response: outbound.OutboundResponse) -> Answer:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    envelope = body if isinstance(body, dict) else {}
-    code = response.status
-    if response.ok:
-        code = _as_code(envelope.get("code"))
-    data = envelope.get("data")
+    body = None
+    if not response.truncated:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
     return Answer(
-        code=code,
-        msg=_message(envelope),
-        data=data if isinstance(data, dict) else None,
-        is_json=body is not None,
+        status=response.status,
+        body=body,
+        text=response.text[:MAX_MESSAGE],
         retry_after=retry_after_seconds(response.headers.get("Retry-After")),
     )
-
-
-def _as_code(value: Any) -> int:
-    """The envelope's code; an answer without a readable one counts as 200 (its data decides)."""
-    if isinstance(value, bool):
-        return 200
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 200
-
-
-def _message(envelope: dict[str, Any]) -> str:
-    message = envelope.get("msg") or envelope.get("message") or envelope.get("error") or ""
-    if isinstance(message, dict):  # {"error": {"message": ...}}
-        message = message.get("message") or ""
-    return str(message).strip()[:MAX_MESSAGE]
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -327,9 +473,8 @@ def retry_after_seconds(value: str | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-def read_progress(data: dict[str, Any]) -> int | None:
-    """The upstream's progress percentage when it reports a sensible one."""
-    value = data.get("progress")
+def read_progress(value: Any) -> int | None:
+    """A progress percentage when the upstream reports a sensible one (40, 0.4 of 1 is not)."""
     if isinstance(value, str):
         try:
             value = float(value.strip().rstrip("%"))
@@ -340,25 +485,6 @@ def read_progress(data: dict[str, Any]) -> int | None:
     if not math.isfinite(value) or not 0 <= value <= 100:
         return None
     return int(value)
-
-
-def read_result(data: dict[str, Any]) -> dict[str, Any]:
-    """The result object: `resultJson` (a JSON string, or an object) over `data`'s own fields.
-
-    The jobs and generateTask contracts put the result in resultJson; the
-    video generations contract puts resultUrls in data itself.
-    """
-    raw = data.get("resultJson")
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            raw = None
-    result = raw if isinstance(raw, dict) else {}
-    for name in ("resultUrls", "thumbnailUrl"):
-        if not result.get(name) and data.get(name):
-            result[name] = data[name]
-    return result
 
 
 def first_url(values: Any) -> str | None:

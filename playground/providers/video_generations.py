@@ -5,10 +5,11 @@ GET  {base}/api/v1/video/generations?task_id=...  -> data.state, resultUrls, fai
 """
 
 from playground.models import Generation, Provider
-from playground.providers.upstream import FAIL, RUNNING, SUCCESS, Call, UpstreamProvider
+from playground.providers.envelope import FAIL, RUNNING, SUCCESS, KieStyleProvider
+from playground.providers.upstream import Call
 
 
-class VideoGenerationsProvider(UpstreamProvider):
+class VideoGenerationsProvider(KieStyleProvider):
     kind = Provider.VIDEO_GENERATIONS
     states = {
         "pending": RUNNING,
@@ -20,7 +21,8 @@ class VideoGenerationsProvider(UpstreamProvider):
     def submit_call(self, generation: Generation, model: str) -> Call:
         # The contract has no `input` object: the fields sit beside `model`,
         # which is set last so that no input field can replace it.
-        return Call("/api/v1/video/generations", json={**generation.input, "model": model})
+        body = {**generation.input, "model": model}
+        return Call("/api/v1/video/generations", method="POST", json=body)
 
     def poll_call(self, generation: Generation, model: str) -> Call:
         return Call("/api/v1/video/generations", params={"task_id": generation.upstream_ref})

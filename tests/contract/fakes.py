@@ -195,7 +195,7 @@ class FakeUpstream:
             self._submit_replies = list(replies)
 
     def provider_row(self, *, name: str = "", priority: int = 10, **fields: Any) -> Provider:
-        fields.setdefault("api_key", self.key)
+        fields.setdefault("credentials", {"api_key": self.key})
         return Provider.objects.create(
             name=name or f"fake {self.contract.kind}",
             kind=self.contract.kind,

@@ -65,7 +65,11 @@ def chained(upstream_reelgate, worker, local_renderer):
     def provider(kind: str) -> Provider:
         # The local renderer stays as the fallback; the upstream goes first.
         return Provider.objects.create(
-            name=f"upstream {kind}", kind=kind, base_url=url, api_key=key, priority=1
+            name=f"upstream {kind}",
+            kind=kind,
+            base_url=url,
+            credentials={"api_key": key},
+            priority=1,
         )
 
     return provider

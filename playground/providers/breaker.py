@@ -1,0 +1,35 @@
+"""Each upstream provider's circuit breaker, and the last error an admin sees.
+
+A refused submit, an ambiguous one or a failed poll counts against the
+provider; after PROVIDER_BREAKER_FAILURES in a row it is passed over by
+routing for PROVIDER_COOLDOWN_SECONDS. When the cool-down ends it is tried
+again; the streak is kept, so one more failure opens it again at once, and
+one accepted submit or answered poll closes it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from playground.models import Provider
+
+
+def failed(provider_id: int, message: str) -> None:
+    now = timezone.now()
+    Provider.objects.filter(pk=provider_id).update(
+        failure_streak=F("failure_streak") + 1, last_error=message[:2000], last_error_at=now
+    )
+    Provider.objects.filter(
+        pk=provider_id, failure_streak__gte=settings.PROVIDER_BREAKER_FAILURES
+    ).update(cooldown_until=now + timedelta(seconds=settings.PROVIDER_COOLDOWN_SECONDS))
+
+
+def answered(provider_id: int) -> None:
+    # Usually a no-op that matches no row: most answers come from a closed breaker.
+    Provider.objects.filter(
+        Q(failure_streak__gt=0) | Q(cooldown_until__isnull=False), pk=provider_id
+    ).update(failure_streak=0, cooldown_until=None)
