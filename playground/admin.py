@@ -1,12 +1,15 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from accounts.models import LedgerEntry
-from playground import services
+from playground import providers, services
 from playground.models import Generation, GenerationEvent, Provider
+from playground.providers import health
 from playground.webhooks import admin as webhooks_admin  # noqa: F401  (registers its pages)
-
 
 # The credentials each kind may use; the form's secret fields, write-only.
 CREDENTIAL_FIELDS = {
@@ -78,13 +81,88 @@ class ProviderForm(forms.ModelForm):
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
     form = ProviderForm
-    list_display = ["name", "kind", "base_url", "credentials_set", "priority", "enabled"]
+    list_display = ["name", "kind", "base_url", "credentials_set", "priority", "enabled", "breaker"]
     list_editable = ["priority", "enabled"]
     list_filter = ["kind", "enabled"]
+    readonly_fields = ["credentials_set", "last_24_hours", "test_connection"]
+    actions = ["test_connections"]
 
     @admin.display(description="Credentials")
     def credentials_set(self, provider):
-        return provider.masked_credentials
+        return provider.masked_credentials or "—"
+
+    @admin.display(description="Breaker")
+    def breaker(self, provider):
+        cooling = provider.cooling_until
+        return f"open until {cooling:%H:%M:%S}" if cooling else "closed"
+
+    @admin.display(description="Last 24 hours")
+    def last_24_hours(self, provider):
+        if not provider.pk:
+            return "—"
+        figures = health.health(provider)
+        failures = ", ".join(f"{code} {n}" for code, n in figures.failures.items()) or "none"
+        rows = [
+            ("Submits accepted", figures.submits),
+            ("Succeeded", figures.succeeded),
+            ("Still running", figures.running),
+            ("Failed", failures),
+            ("Time to success, median", _seconds(figures.median_seconds)),
+            ("Time to success, p95", _seconds(figures.p95_seconds)),
+            (
+                "Breaker",
+                f"open until {figures.cooling_until}" if figures.cooling_until else "closed",
+            ),
+            (
+                "Last error",
+                f"{figures.last_error_at}: {figures.last_error}" if figures.last_error else "none",
+            ),
+        ]
+        return format_html(
+            "<table>{}</table>",
+            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows),
+        )
+
+    @admin.display(description="Connection")
+    def test_connection(self, provider):
+        if not provider.pk:
+            return "Save the provider first."
+        # formaction: a second submit button of the change form, posting
+        # (with its CSRF token) to the test view instead of saving.
+        return format_html(
+            '<button type="submit" formaction="{}" formnovalidate>Test connection</button>'
+            " <span class=help>One cheap authenticated call; nothing is generated.</span>",
+            reverse("admin:playground_provider_test", args=[provider.pk]),
+        )
+
+    def get_urls(self):
+        test = path(
+            "<int:provider_id>/test-connection/",
+            self.admin_site.admin_view(self.test_view),
+            name="playground_provider_test",
+        )
+        return [test, *super().get_urls()]
+
+    def test_view(self, request, provider_id: int):
+        provider = get_object_or_404(Provider, pk=provider_id)
+        if request.method != "POST" or not self.has_change_permission(request, provider):
+            raise PermissionDenied
+        self._report_check(request, provider)
+        return redirect("admin:playground_provider_change", provider.pk)
+
+    @admin.action(description="Test connection of selected providers")
+    def test_connections(self, request, queryset):
+        for provider in queryset:
+            self._report_check(request, provider)
+
+    def _report_check(self, request, provider: Provider) -> None:
+        worked, said = providers.check(provider)
+        level = messages.SUCCESS if worked else messages.ERROR
+        messages.add_message(request, level, f"{provider.name}: {said}")
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} s"
 
 
 class GenerationEventInline(admin.TabularInline):
@@ -134,6 +212,7 @@ class GenerationAdmin(admin.ModelAdmin):
         "fail_msg",
         "provider",
         "upstream_ref",
+        "upstream_cost_usd",
         "next_poll_at",
         "poll_count",
         "poll_errors",

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from accounts.models import ApiKey, Team, money_field
 from playground.secretbox import SealedJSONField
@@ -95,6 +96,13 @@ class Provider(models.Model):
             return Decimal(str(value))
         except ArithmeticError:
             return None
+
+    @property
+    def cooling_until(self):
+        """When the open circuit breaker lets the provider be tried again; None when closed."""
+        if self.cooldown_until is None or self.cooldown_until <= timezone.now():
+            return None
+        return self.cooldown_until
 
     @property
     def api_key(self) -> str:

@@ -2,7 +2,6 @@
 
     token = seal({"api_key": "..."})      # Fernet token text, safe to store
     open_sealed(token)                    # -> {"api_key": "..."}
-    reseal(token)                         # the same secrets under the first key
 
 The setting lists Fernet keys (`cryptography`'s authenticated encryption):
 the first encrypts, every one decrypts, so a key is rotated by putting the new
@@ -53,15 +52,6 @@ def open_sealed(token: str) -> dict[str, str]:
         ) from None
     value = json.loads(plain)
     return value if isinstance(value, dict) else {}
-
-
-def reseal(token: str) -> str:
-    """The token re-encrypted under the first key (key rotation)."""
-    try:
-        return _box().rotate(token.encode()).decode()
-    except InvalidToken:
-        open_sealed(token)  # raises SecretsUnreadable, naming the setting
-        raise
 
 
 class SealedJSONField(models.TextField):

@@ -701,3 +701,28 @@ def test_it_works_in_a_forked_worker(server, allow_loopback):
 )
 def test_sniff_type(head, expected):
     assert outbound.sniff_type(head) == expected
+
+
+def test_a_download_sends_its_key_headers_to_their_own_origin_only(
+    server, tmp_path, allow_loopback
+):
+    with LoopbackServer() as cdn:
+        cdn.route("/signed/a.png", body=PNG)
+        server.route("/files/a:download", Reply.redirect(cdn.url_for("/signed/a.png")))
+        key = {"x-goog-api-key": "AIza-upstream-secret", "Authorization": "Bearer tok-secret"}
+
+        outbound.fetch_to_file(
+            server.url_for("/files/a:download"),
+            tmp_path / "a.png",
+            max_bytes=1 << 20,
+            allowed_types=outbound.IMAGE_TYPES,
+            headers=key,
+        )
+
+        (asked,) = server.requests
+        assert asked.header("x-goog-api-key") == "AIza-upstream-secret"
+        assert asked.header("authorization") == "Bearer tok-secret"
+        (redirected,) = cdn.requests
+        assert redirected.header("x-goog-api-key") is None
+        assert redirected.header("authorization") is None
+    assert (tmp_path / "a.png").read_bytes() == PNG

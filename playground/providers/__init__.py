@@ -9,9 +9,10 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from playground.models import Provider
+from playground.providers.base import CheckFailed
 from playground.providers.routing import route
 
-__all__ = ["KINDS", "for_row", "provider_class", "route"]
+__all__ = ["KINDS", "check", "check_credentials_readable", "for_row", "provider_class", "route"]
 
 # Each kind's module, imported when a row of that kind is first used: the
 # renderer pulls in PyAV and numpy, which the web processes never need.
@@ -32,3 +33,28 @@ def provider_class(kind: str) -> type:
 
 def for_row(row: Provider):
     return provider_class(row.kind)(row)
+
+
+def check(row: Provider) -> tuple[bool, str]:
+    """Test a provider's connection with one cheap authenticated call: (worked, what it said).
+
+    The same call for the admin's Test connection button and `manage.py
+    provider test`.
+    """
+    provider = for_row(row)
+    if not getattr(provider, "asynchronous", False):
+        return True, f"{row.name} runs on this machine; there is nothing to connect to."
+    try:
+        return True, provider.check()
+    except CheckFailed as exc:
+        return False, str(exc)
+
+
+def check_credentials_readable() -> None:
+    """Raise SecretsUnreadable (naming PROVIDER_SECRETS_KEY) when stored credentials can't be read.
+
+    The processes that start Reelgate call it first: without the right key,
+    every upstream generation would fail later, one by one.
+    """
+    for _ in Provider.objects.values_list("credentials", flat=True).iterator():
+        pass

@@ -86,6 +86,10 @@ class PollError(Exception):
         self.retry_after = retry_after
 
 
+class CheckFailed(Exception):
+    """A provider's test call did not succeed; the message says what it answered."""
+
+
 class BaseProvider(ABC):
     kind: str = ""
     # Whether start() returns Running and needs polling.

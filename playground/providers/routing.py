@@ -13,13 +13,10 @@ from __future__ import annotations
 import random
 from decimal import Decimal
 
-from django.utils import timezone
-
 from playground.models import Provider
 
 
 def route(model_id: str) -> list[Provider]:
-    now = timezone.now()
     # Credentials are read only by the worker that uses a row: decrypting
     # them for every row on every submit would be wasted.
     rows = [
@@ -27,11 +24,11 @@ def route(model_id: str) -> list[Provider]:
         for row in Provider.objects.filter(enabled=True).defer("credentials")
         if row.serves(model_id)
     ]
-    return sorted(rows, key=lambda row: _rank(row, model_id, now))
+    return sorted(rows, key=lambda row: _rank(row, model_id))
 
 
-def _rank(row: Provider, model_id: str, now) -> tuple:
-    cooling = row.cooldown_until is not None and row.cooldown_until > now
+def _rank(row: Provider, model_id: str) -> tuple:
+    cooling = row.cooling_until is not None
     cost = row.cost_for(model_id)
     # Efraimidis–Spirakis: sorting by u^(1/w), largest first, draws a
     # weighted random order.

@@ -53,6 +53,7 @@ from playground import lifecycle, outbound
 from playground.models import Generation
 from playground.providers.base import (
     BaseProvider,
+    CheckFailed,
     Failed,
     Outcome,
     PollError,
@@ -433,10 +434,6 @@ class UpstreamProvider(BaseProvider):
         for secret in sorted(self.secrets(), key=len, reverse=True):
             text = text.replace(secret, HIDDEN_KEY)
         return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
-
-
-class CheckFailed(Exception):
-    """The provider's test call did not succeed; the message says what it answered."""
 
 
 def read_answer(response: outbound.OutboundResponse) -> Answer:

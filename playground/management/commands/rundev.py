@@ -1,9 +1,11 @@
 import os
 import sys
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from playground import providers
 from playground.management.supervisor import Supervisor
+from playground.secretbox import SecretsUnreadable
 
 
 class Command(BaseCommand):
@@ -17,6 +19,10 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
 
     def handle(self, *args, port, host, **options):
+        try:
+            providers.check_credentials_readable()
+        except SecretsUnreadable as exc:
+            raise CommandError(str(exc)) from None
         manage = [sys.executable, "manage.py"]
         supervisor = Supervisor(stop_timeout=10)
         supervisor.start("runserver", [*manage, "runserver", "--noreload", f"{host}:{port}"])

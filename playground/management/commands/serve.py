@@ -6,7 +6,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from playground import providers
 from playground.management.supervisor import Supervisor
+from playground.secretbox import SecretsUnreadable
 
 ROLES = ("web", "worker", "sweeper")
 
@@ -84,6 +86,10 @@ class Command(BaseCommand):
                 + "\n  ".join(problems)
                 + "\nFor local development without them use `make run`."
             )
+        try:
+            providers.check_credentials_readable()
+        except SecretsUnreadable as exc:
+            raise CommandError(str(exc)) from None
         wanted = [role.strip() for role in roles.split(",") if role.strip()]
         unknown = sorted(set(wanted) - set(ROLES))
         if unknown or not wanted:
