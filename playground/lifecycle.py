@@ -194,6 +194,28 @@ def handed_upstream(
     return bool(kept)
 
 
+def requeue(generation_id: int, worker: str, at, note: str) -> bool:
+    """generating → queuing until `at`: every provider asked for time (a rate limit).
+
+    The attempt is given back: it was no worker's failure, and the sweeper
+    sends the generation again once `at` has passed.
+    """
+    with transaction.atomic():
+        kept = Generation.objects.filter(
+            pk=generation_id, state=Generation.GENERATING, lease_holder=worker, upstream_ref=""
+        ).update(
+            state=Generation.QUEUING,
+            next_poll_at=at,
+            lease_holder="",
+            lease_expires_at=None,
+            attempts=F("attempts") - 1,
+            updated_at=timezone.now(),
+        )
+        if kept:
+            _event(generation_id, Generation.GENERATING, Generation.QUEUING, note, worker)
+    return bool(kept)
+
+
 def schedule_poll(generation_id: int, worker: str, at, *, progress=None, error=False) -> bool:
     """Release a polled generation until its next poll."""
     fields = {

@@ -65,7 +65,8 @@ def _run(generation: Generation, worker: str) -> None:
         return
 
     progress = _progress_reporter(generation.pk, worker)
-    refusals = []
+    refusals: list[str] = []
+    waits: list[float] = []
     with tempfile.TemporaryDirectory(prefix="reelgate-") as tmp:
         workdir = Path(tmp)
         for row in providers.route(generation.model_id):
@@ -77,18 +78,29 @@ def _run(generation: Generation, worker: str) -> None:
             except SubmitRefused as exc:
                 refusals.append(f"{row.name}: {exc}")
                 _clear_submitting(generation, worker)
-                if provider.asynchronous:
+                if exc.provider_fault:
                     breaker.failed(row.pk, f"submit refused: {exc}")
+                if exc.retry_after is not None:
+                    waits.append(exc.retry_after)
                 continue
             if provider.asynchronous:
-                if isinstance(outcome, Failed):  # ambiguous, or an upstream's verdict
+                if isinstance(outcome, Failed) and outcome.code == lifecycle.UPSTREAM_AMBIGUOUS:
                     breaker.failed(row.pk, outcome.message)
                 else:
                     breaker.answered(row.pk)
             _settle(generation, worker, row, outcome, workdir)
             return
     message = "; ".join(refusals) or "No provider serves this model."
+    if waits and _before_deadline(generation, min(waits)):
+        # Every provider is busy, and one said when to come back: the
+        # generation waits in the queue for it instead of failing.
+        lifecycle.requeue(generation.pk, worker, _in(min(waits)), f"all refused: {message}")
+        return
     lifecycle.fail(generation.pk, lifecycle.UPSTREAM_ERROR, message, worker=worker)
+
+
+def _before_deadline(generation: Generation, seconds: float) -> bool:
+    return generation.deadline_at is None or _in(seconds) < generation.deadline_at
 
 
 def _mark_submitting(generation: Generation, worker: str, row) -> bool:

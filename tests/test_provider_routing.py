@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from accounts.models import CreditAccount
-from playground import providers, services
+from playground import providers, services, tasks
 from playground.models import Generation, Provider
 from playground.providers import breaker, health
 from tests.contract.fakes import (
@@ -42,7 +42,6 @@ def test_priority_comes_first_then_the_cheapest():
     Provider.objects.all().delete()
     upstream("dear", priority=10, costs={MODEL: "0.90"})
     upstream("cheap", priority=10, costs={MODEL: "0.30"})
-    upstream("unpriced", priority=10)
     upstream("first", priority=5, costs={MODEL: "5.00"})
     upstream("other-model-cheap", priority=10, costs={"kling-v3": "0.01"})
 
@@ -50,7 +49,6 @@ def test_priority_comes_first_then_the_cheapest():
         "first",
         "cheap",
         "dear",
-        "unpriced",
         "other-model-cheap",  # no cost for this model: after those with one
     ]
 
@@ -227,3 +225,44 @@ def test_the_command_refuses_what_it_cannot_store(arguments, message):
     with pytest.raises(CommandError, match=message):
         call_command("provider", "add", "bad", *arguments)
     assert not Provider.objects.filter(name="bad").exists()
+
+
+def test_a_rate_limited_generation_waits_for_the_upstream_instead_of_failing(worker, alice):
+    Provider.objects.filter(kind=Provider.LOCAL).update(enabled=False)  # the only provider
+    with FakeUpstream(VIDEO_GENERATIONS) as busy:
+        busy.on_submit(envelope(429, "Too many requests", headers={"Retry-After": "1"}))
+        busy.provider_row(name="busy", priority=1, model_ids=[VIDEO_GENERATIONS.model])
+        generation = finish(
+            services.submit(
+                user=alice, model=VIDEO_GENERATIONS.model, input=VIDEO_GENERATIONS.input
+            )
+        )
+        first, second = busy.submits
+
+    assert generation.state == Generation.SUCCESS, generation.fail_msg
+    assert second.at - first.at >= 1.0  # it came back no sooner than asked
+    notes = list(generation.events.values_list("to_state", "note"))
+    assert (
+        "queuing",
+        "all refused: busy: the upstream refused the task (code 429: Too many requests)",
+    ) in notes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refusal_of_the_input_does_not_count_against_the_provider(alice, settings):
+    settings.PROVIDER_BREAKER_FAILURES = 2
+    Provider.objects.filter(kind=Provider.LOCAL).update(enabled=False)
+    with FakeUpstream(VIDEO_GENERATIONS) as strict:
+        strict.on_submit(*[envelope(422, "duration must be 5 or 10")] * 3)
+        row = strict.provider_row(name="strict", priority=1)
+        for _ in range(3):
+            generation = services.submit(
+                user=alice, model=VIDEO_GENERATIONS.model, input=VIDEO_GENERATIONS.input
+            )
+            tasks.run_generation(generation.pk)
+            generation.refresh_from_db()
+            assert generation.fail_code == "UPSTREAM_ERROR"
+            assert "duration must be 5 or 10" in generation.fail_msg
+
+    row.refresh_from_db()
+    assert (row.failure_streak, row.cooling_until) == (0, None)

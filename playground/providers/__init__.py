@@ -21,6 +21,12 @@ KINDS = {
     Provider.JOBS: "playground.providers.jobs.JobsProvider",
     Provider.VIDEO_GENERATIONS: "playground.providers.video_generations.VideoGenerationsProvider",
     Provider.GENERATE_TASK: "playground.providers.generate_task.GenerateTaskProvider",
+    Provider.KIE_VEO: "playground.providers.kie_veo.KieVeoProvider",
+    Provider.KLING: "playground.providers.kling.KlingProvider",
+    Provider.GOOGLE_VEO: "playground.providers.google_veo.GoogleVeoProvider",
+    Provider.FAL: "playground.providers.fal.FalProvider",
+    Provider.REPLICATE: "playground.providers.replicate.ReplicateProvider",
+    Provider.OPENAI_VIDEOS: "playground.providers.openai_videos.OpenAIVideosProvider",
 }
 # Benchmark and fault drills only (instant.py).
 INSTANT = {"instant": "playground.providers.instant.InstantProvider"}

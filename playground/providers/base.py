@@ -71,11 +71,21 @@ ProgressFn = Callable[[int], bool]
 
 
 class SubmitRefused(Exception):
-    """Nothing was created upstream; the next provider may try."""
+    """Nothing was created upstream; the next provider may try.
 
-    def __init__(self, message: str, *, retry_after: float | None = None):
+    `provider_fault`: the provider could not take any work (unreachable, a
+    wrong key, out of balance, rate-limited), which counts against its
+    circuit breaker. A refusal of this one input (a field the upstream cannot
+    make, a 400 or 422) says nothing of the provider's health.
+    `retry_after`: the upstream asked to be tried again after this many seconds.
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, provider_fault: bool = False
+    ):
         super().__init__(message)
         self.retry_after = retry_after
+        self.provider_fault = provider_fault
 
 
 class PollError(Exception):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from playground.models import Generation
-from playground.providers.base import Outcome, PollError, Running
+from playground.providers.base import CheckFailed, Outcome, PollError, Running
 from playground.providers.upstream import (
     FINAL_SERVER_CODES,
     SHARED_FAIL_CODES,
@@ -71,7 +71,7 @@ class EnvelopeProvider(UpstreamProvider):
         message = body.get("msg") or body.get("message") or body.get("error") or ""
         if isinstance(message, dict):  # {"error": {"message": ...}}
             message = message.get("message") or ""
-        return str(message).strip()[:500]
+        return str(message).strip()
 
     def accepted(self, answer: Answer, generation: Generation) -> Running:
         code = envelope_code(answer)
@@ -111,7 +111,8 @@ class EnvelopeProvider(UpstreamProvider):
     def describe_check(self, answer: Answer) -> str:
         code = envelope_code(answer)
         if code != 200:
-            return f"the upstream answered {self.describe(answer, code)}"
+            # Kie-style gateways answer a wrong key with HTTP 200 and code 401.
+            raise CheckFailed(self.clean(f"{self.row.name} answered {self.describe(answer, code)}"))
         return f"credentials accepted; balance: {answer.object.get('data')}"
 
 

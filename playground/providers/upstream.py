@@ -77,6 +77,9 @@ TRANSIENT_POLL_CODES = frozenset({401, 403, 408, 425, 429, 455})
 # they say nothing was made.
 FINAL_SERVER_CODES = frozenset({501, 505})
 
+# Submit refusals of the input itself, not of the provider (breaker.py).
+INPUT_REFUSALS = frozenset({400, 413, 415, 422})
+
 # httpx errors (kept by outbound as the FetchError's __context__) raised
 # before any byte of the request left: nothing can exist upstream.
 _NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -110,7 +113,6 @@ class Answer:
 
     status: int
     body: Any  # the parsed JSON, or None
-    text: str  # the body as text, capped, for messages
     retry_after: float | None
 
     @property
@@ -177,14 +179,19 @@ class UpstreamProvider(BaseProvider):
         """Read a 2xx status answer; raise PollError when it cannot be read."""
 
     def error_message(self, answer: Answer) -> str:
-        """The upstream's own words in an error answer (a common JSON shape, or nothing)."""
+        """The upstream's own words in an error answer (a common JSON shape, or nothing).
+
+        Never cut short here: a secret an upstream echoes must be whole when
+        clean() looks for it; clean() caps the length after.
+        """
         body = answer.object
         for name in ("message", "msg", "detail", "error", "title"):
             value = body.get(name)
             if isinstance(value, dict):
                 value = value.get("message") or value.get("detail")
             if isinstance(value, str) and value.strip():
-                return value.strip()[:MAX_MESSAGE]
+                # Whole: clean() cuts secrets out before it caps the length.
+                return value.strip()
         return ""
 
     def auth_headers(self) -> dict[str, str]:
@@ -232,10 +239,12 @@ class UpstreamProvider(BaseProvider):
         try:
             answer = self.exchange(call)
         except outbound.UnsafeURL as exc:
-            raise SubmitRefused(self.clean(f"the base URL cannot be used: {exc}")) from None
+            raise SubmitRefused(
+                self.clean(f"the base URL cannot be used: {exc}"), provider_fault=True
+            ) from None
         except outbound.FetchError as exc:
             if isinstance(exc.__context__, _NOTHING_SENT):
-                raise SubmitRefused(self.clean(exc.reason)) from None
+                raise SubmitRefused(self.clean(exc.reason), provider_fault=True) from None
             return self.after_ambiguous(generation, f"its answer was lost: {exc.reason}")
         if answer.status >= 500 and answer.status not in FINAL_SERVER_CODES:
             return self.after_ambiguous(
@@ -277,9 +286,11 @@ class UpstreamProvider(BaseProvider):
 
     def refusal(self, answer: Answer, code: int | None = None) -> SubmitRefused:
         """An error answer to a submit: nothing was made, the next provider may try."""
+        status = answer.status if code is None else code
         return SubmitRefused(
             self.clean(f"the upstream refused the task ({self.describe(answer, code)})"),
             retry_after=answer.retry_after,
+            provider_fault=status not in INPUT_REFUSALS,
         )
 
     def poll_refusal(
@@ -360,24 +371,36 @@ class UpstreamProvider(BaseProvider):
     def after_ambiguous(
         self, generation: Generation, why: str, *, answered: bool = False
     ) -> Outcome:
-        """Look the task up by our own id where the upstream allows it; else fail, unsent again."""
+        """Look the task up by our own id where the upstream allows it; else fail, unsent again.
+
+        Found, it is polled as any other. Not found (a 404, or an answer the
+        module reads as no task) after the upstream answered a 5xx: nothing
+        was made, and the next provider may try. Anything less clear stays
+        ambiguous: a second paid task is worse than a failed one.
+        """
         call = self.lookup_call(generation)
         if call is not None:
             try:
                 answer = self.exchange(call)
             except (outbound.FetchError, outbound.UnsafeURL):
                 answer = None
+            absent = False
             if answer is not None and answer.ok:
                 try:
                     running = self.found(answer, generation)
                 except Ambiguous:
                     running = None
-                if running is not None:
-                    return running
-                if answered:
-                    raise SubmitRefused(
-                        self.clean(f"{why}, and has no task under our id {generation.task_id}")
-                    )
+                else:
+                    if running is not None:
+                        return running
+                    absent = True
+            elif answer is not None and answer.status == 404:
+                absent = True
+            if absent and answered:
+                raise SubmitRefused(
+                    self.clean(f"{why}, and has no task under our id {generation.task_id}"),
+                    provider_fault=True,
+                )
         return Failed(
             lifecycle.UPSTREAM_AMBIGUOUS,
             self.clean(
@@ -446,7 +469,6 @@ def read_answer(response: outbound.OutboundResponse) -> Answer:
     return Answer(
         status=response.status,
         body=body,
-        text=response.text[:MAX_MESSAGE],
         retry_after=retry_after_seconds(response.headers.get("Retry-After")),
     )
 
@@ -468,6 +490,16 @@ def retry_after_seconds(value: str | None) -> float | None:
     if math.isnan(seconds):
         return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def at_least(seconds: float, offered: tuple[int, ...]) -> int | None:
+    """The shortest length an upstream offers that holds all `seconds` asked (and paid) for.
+
+    Veo makes 4, 6 or 8 s where the catalog sells 5 s: the 5 s is made as 6 s
+    rather than refused by every Veo provider. None when nothing is that long.
+    """
+    longer = [length for length in sorted(offered) if length >= seconds]
+    return longer[0] if longer else None
 
 
 def read_progress(value: Any) -> int | None:
