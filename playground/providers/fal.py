@@ -28,7 +28,6 @@ Sources:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -37,11 +36,13 @@ import httpx
 
 from playground import lifecycle, outbound
 from playground.models import Generation, Provider
-from playground.providers.base import CheckFailed, Outcome, PollError, Running, SubmitRefused
+from playground.providers.base import CheckFailed, Outcome, PollError, Running
 from playground.providers.upstream import (
     TRANSIENT_POLL_CODES,
     Answer,
+    Builder,
     Call,
+    Unsupported,
     UpstreamProvider,
     at_least,
 )
@@ -91,6 +92,13 @@ class FalProvider(UpstreamProvider):
     kind = Provider.FAL
     default_base_url = "https://queue.fal.run"
     models = APPS
+    model_name_pattern = APP_ID
+    upstream_title = "fal"
+
+    @property
+    def builders(self) -> dict[str, Builder]:
+        return BUILDERS  # defined below, beside the functions it lists
+
     id_name = "request_id"
     accepted_status = "200"
 
@@ -106,28 +114,8 @@ class FalProvider(UpstreamProvider):
     # Submit
 
     def submit_call(self, generation: Generation, model: Any) -> Call:
-        app, body = self.upstream_input(generation, model)
+        app, body = self.built_input(generation, model)
         return Call(f"/{app}", method="POST", json=body)
-
-    def upstream_input(self, generation: Generation, model: Any) -> tuple[str, dict[str, Any]]:
-        """The app and its input for this generation; SubmitRefused when fal has none."""
-        model_id = generation.model_id
-        if model_id not in self.models and model_id not in self.row.model_map:
-            raise self.not_sent(f"fal does not offer {model_id}")
-        build = BUILDERS.get(model_id)
-        if build is None:  # mapped by the row, but no field mapping is known
-            raise self.not_sent(f"no fal input mapping is known for {model_id}")
-        try:
-            variant, body = build(generation.input)
-        except Unsupported as exc:
-            raise self.not_sent(str(exc)) from None
-        app = model.get(variant) if isinstance(model, dict) else model
-        if not isinstance(app, str) or not APP_ID.fullmatch(app):
-            raise self.not_sent(f"no fal app is set for {model_id} {variant}".strip())
-        return app, body
-
-    def not_sent(self, reason: str) -> SubmitRefused:
-        return SubmitRefused(f"{self.row.name}: {reason}; nothing was sent")
 
     def accepted(self, answer: Answer, generation: Generation) -> Running:
         body = answer.object
@@ -236,12 +224,6 @@ class FalProvider(UpstreamProvider):
 # How our catalog inputs become each app's input: (variant, body). Only the
 # fields an app's schema has are sent. fal's audio default (on) differs from
 # the catalog's, so audio is always sent where the app has it.
-
-Builder = Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]
-
-
-class Unsupported(ValueError):
-    """An input the upstream cannot render as asked."""
 
 
 def kling_21(i: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -35,15 +35,21 @@ Sources:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from playground import catalog, lifecycle
 from playground.models import Generation, Provider
-from playground.providers.base import Outcome, PollError, Running, SubmitRefused
-from playground.providers.upstream import Answer, Call, UpstreamProvider, at_least
+from playground.providers.base import Outcome, PollError, Running
+from playground.providers.upstream import (
+    Answer,
+    Builder,
+    Call,
+    Unsupported,
+    UpstreamProvider,
+    at_least,
+)
 
 V21, V21_MASTER = "kwaivgi/kling-v2.1", "kwaivgi/kling-v2.1-master"
 # Our model id -> the Replicate model, or one per variant (see BUILDERS).
@@ -82,6 +88,13 @@ class ReplicateProvider(UpstreamProvider):
     kind = Provider.REPLICATE
     default_base_url = "https://api.replicate.com"
     models = MODELS
+    model_name_pattern = MODEL_NAME
+    upstream_title = "Replicate"
+
+    @property
+    def builders(self) -> dict[str, Builder]:
+        return BUILDERS  # defined below, beside the functions it lists
+
     id_name = "prediction id"
     accepted_status = "201"
 
@@ -110,22 +123,7 @@ class ReplicateProvider(UpstreamProvider):
             if not MODEL_NAME.fullmatch(name):
                 raise self.not_sent(f"{model_id} has no owner/name to send it under")
             return name, dict(generation.input)
-        if model_id not in self.models and model_id not in self.row.model_map:
-            raise self.not_sent(f"Replicate does not offer {model_id}")
-        build = BUILDERS.get(model_id)
-        if build is None:  # mapped by the row, but no field mapping is known
-            raise self.not_sent(f"no Replicate input mapping is known for {model_id}")
-        try:
-            variant, body = build(generation.input)
-        except Unsupported as exc:
-            raise self.not_sent(str(exc)) from None
-        chosen = model.get(variant) if isinstance(model, dict) else model
-        if not isinstance(chosen, str) or not MODEL_NAME.fullmatch(chosen):
-            raise self.not_sent(f"no Replicate model is set for {model_id} {variant}".strip())
-        return chosen, body
-
-    def not_sent(self, reason: str) -> SubmitRefused:
-        return SubmitRefused(f"{self.row.name}: {reason}; nothing was sent")
+        return self.built_input(generation, model)
 
     def catalog_name(self, model_id: str) -> str:
         """The row's mapping, else the first owner/name among the model's catalog names."""
@@ -194,12 +192,6 @@ class ReplicateProvider(UpstreamProvider):
 # the model's schema fields are sent (Replicate answers 422 to others), so
 # cfg_scale, which Replicate's Kling models lack, is left out. Durations are
 # integers; audio defaults differ by model, so it is always sent.
-
-Builder = Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]
-
-
-class Unsupported(ValueError):
-    """An input the upstream cannot render as asked."""
 
 
 def kling_21(i: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -39,7 +39,9 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -127,6 +129,14 @@ class Answer:
 
 class Ambiguous(Exception):
     """The upstream may have made the task, but its answer does not say under which id."""
+
+
+class Unsupported(ValueError):
+    """An input the upstream cannot make as asked: refused before anything is sent."""
+
+
+# Our input -> (the variant of the upstream's model it needs, the upstream's input).
+Builder = Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]
 
 
 class UpstreamProvider(BaseProvider):
@@ -223,6 +233,38 @@ class UpstreamProvider(BaseProvider):
     def download_headers(self) -> dict[str, str]:
         """Headers result URLs on the provider's own origin need; none by default."""
         return {}
+
+    # Modules whose upstream names a model per variant (text or image input,
+    # a tier) and takes its own field names: a Builder per catalog model.
+
+    builders: dict[str, Builder] = {}
+    model_name_pattern = re.compile(r".+")
+    upstream_title = "the upstream"
+
+    def built_input(self, generation: Generation, model: Any) -> tuple[str, dict[str, Any]]:
+        """The upstream model and its input for this generation, or SubmitRefused, unsent.
+
+        `model` is `upstream_model()`'s answer: one name, or a name per variant.
+        """
+        model_id = generation.model_id
+        if model_id not in self.models and model_id not in self.row.model_map:
+            raise self.not_sent(f"{self.upstream_title} does not offer {model_id}")
+        build = self.builders.get(model_id)
+        if build is None:  # mapped by the row, but no field mapping is known
+            raise self.not_sent(f"no {self.upstream_title} input mapping is known for {model_id}")
+        try:
+            variant, body = build(generation.input)
+        except Unsupported as exc:
+            raise self.not_sent(str(exc)) from None
+        name = model.get(variant) if isinstance(model, dict) else model
+        if not isinstance(name, str) or not self.model_name_pattern.fullmatch(name):
+            raise self.not_sent(
+                f"no {self.upstream_title} model is set for {model_id} {variant}".strip()
+            )
+        return name, body
+
+    def not_sent(self, reason: str) -> SubmitRefused:
+        return SubmitRefused(f"{self.row.name}: {reason}; nothing was sent")
 
     # The provider contract
 
