@@ -252,6 +252,13 @@ POLL_MAX_SECONDS = envint("POLL_MAX_SECONDS", 30, minimum=1)
 POLL_ERROR_BUDGET = envint("POLL_ERROR_BUDGET", 10, minimum=1)
 # Largest result video copied from an upstream, in MB.
 RESULT_MAX_MB = envint("RESULT_MAX_MB", 2048, minimum=1)
+# The poller (manage.py poller): upstream polls in flight at once, in all and
+# per provider. POLLERS is how many poller processes `make run` and
+# `manage.py serve` start; 0 leaves polling to the workers, dispatched by the
+# sweeper, one waiting worker per poll.
+POLLERS = envint("POLLERS", 1, minimum=0)
+POLLER_CAPACITY = envint("POLLER_CAPACITY", 1000, minimum=1)
+POLLER_PROVIDER_CONCURRENCY = envint("POLLER_PROVIDER_CONCURRENCY", 200, minimum=1)
 # The circuit breaker of each upstream provider: after this many refused
 # submits or failed polls in a row, the provider is passed over for
 # PROVIDER_COOLDOWN_SECONDS while another provider serves the model.

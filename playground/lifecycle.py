@@ -234,6 +234,14 @@ def schedule_poll(generation_id: int, worker: str, at, *, progress=None, error=F
     return bool(kept)
 
 
+def release_poll(generation_id: int, worker: str, at) -> bool:
+    """Let go of a polled generation without counting a poll: another hand takes it up."""
+    kept = Generation.objects.filter(
+        pk=generation_id, state=Generation.GENERATING, lease_holder=worker
+    ).update(next_poll_at=at, lease_holder="", lease_expires_at=None, updated_at=timezone.now())
+    return bool(kept)
+
+
 def _closing(now) -> dict:
     """What every finishing transition writes: the lease and the polling end with it."""
     return {

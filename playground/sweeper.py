@@ -28,7 +28,8 @@ def sweep() -> dict[str, int]:
         "timed_out": _time_out(now),
         "redispatched": _redispatch(now),
         "recovered": _recover(now),
-        "polled": _poll(now),
+        # With pollers running, they claim due polls themselves.
+        "polled": _poll(now) if not settings.POLLERS else 0,
         "deliveries": delivery.dispatch_due(now),
         "uploads_removed": uploads.remove_unused_hourly(),
     }

@@ -16,7 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from playground import lifecycle, moderation, providers, results
+from playground import lifecycle, moderation, providers, queue, results
 from playground.models import Generation
 from playground.outbound import FetchError, UnsafeURL
 from playground.providers import breaker
@@ -161,53 +161,60 @@ def _settle(generation: Generation, worker: str, row, outcome, workdir: Path) ->
 
 
 def poll_generation(generation_id: int, poll_count: int) -> None:
+    """Poll an upstream generation here, waiting on the answer: when no poller runs,
+    and for a result the poller found ready (this worker copies it)."""
     worker = lifecycle.worker_name()
     generation = lifecycle.claim_poll(generation_id, worker, poll_count)
-    if generation is None:
-        return
-    if generation.upstream_ref.startswith(SUBMITTING):
-        lifecycle.fail(
-            generation.pk,
-            lifecycle.UPSTREAM_AMBIGUOUS,
-            "The worker stopped while submitting upstream; the upstream may have "
-            "accepted the task. It was not resubmitted, to avoid paying twice.",
-            worker=worker,
-        )
+    if generation is None or submit_was_lost(generation, worker):
         return
     try:
         with lifecycle.keep_lease(generation.pk, worker):
-            _poll(generation, worker)
+            provider = providers.for_row(generation.provider)
+            with tempfile.TemporaryDirectory(prefix="reelgate-") as tmp:
+                try:
+                    outcome = provider.poll(generation, Path(tmp))
+                except PollError as exc:
+                    poll_failed(generation, worker, exc)
+                    return
+                polled(generation, worker, outcome, Path(tmp))
     except Exception as exc:
-        # Without this the sweeper would dispatch the same crashing poll
-        # again and again until the deadline.
-        log.exception("polling %s crashed", generation.task_id)
-        lifecycle.fail(
-            generation.pk,
-            lifecycle.INTERNAL_ERROR,
-            f"Internal error while polling upstream task {generation.upstream_ref}: {exc}",
-            worker=worker,
-        )
+        poll_crashed(generation, worker, exc)
 
 
-def _poll(generation: Generation, worker: str) -> None:
-    provider = providers.for_row(generation.provider)
-    with tempfile.TemporaryDirectory(prefix="reelgate-") as tmp:
-        try:
-            outcome = provider.poll(generation, Path(tmp))
-        except PollError as exc:
-            breaker.failed(generation.provider_id, f"poll failed: {exc}")
-            _poll_failed(generation, worker, exc)
-            return
-        breaker.answered(generation.provider_id)
-        if isinstance(outcome, Running):
-            progress = outcome.progress if outcome.progress is not None else _estimate(generation)
-            delay = outcome.retry_after or _backoff(generation.poll_count + 1)
-            lifecycle.schedule_poll(generation.pk, worker, _in(delay), progress=progress)
-            return
-        _settle(generation, worker, generation.provider, outcome, Path(tmp))
+def submit_was_lost(generation: Generation, worker: str) -> bool:
+    """A submit whose worker died before it learnt the answer: failed, never resent."""
+    if not generation.upstream_ref.startswith(SUBMITTING):
+        return False
+    lifecycle.fail(
+        generation.pk,
+        lifecycle.UPSTREAM_AMBIGUOUS,
+        "The worker stopped while submitting upstream; the upstream may have "
+        "accepted the task. It was not resubmitted, to avoid paying twice.",
+        worker=worker,
+    )
+    return True
 
 
-def _poll_failed(generation: Generation, worker: str, exc: PollError) -> None:
+def polled(generation: Generation, worker: str, outcome, workdir: Path | None) -> None:
+    """Act on a poll's outcome: poll again later, store and charge, or fail.
+
+    Without a workdir (the poller), a success is handed to a worker, which
+    polls once more and copies the result: the poller never downloads videos.
+    """
+    breaker.answered(generation.provider_id)
+    if isinstance(outcome, Running):
+        progress = outcome.progress if outcome.progress is not None else _estimate(generation)
+        delay = outcome.retry_after or _backoff(generation.poll_count + 1)
+        lifecycle.schedule_poll(generation.pk, worker, _in(delay), progress=progress)
+    elif isinstance(outcome, Succeeded) and workdir is None:
+        if lifecycle.release_poll(generation.pk, worker, queue.redispatch_at(timezone.now())):
+            queue.enqueue("playground.tasks.poll_generation", generation.pk, generation.poll_count)
+    else:
+        _settle(generation, worker, generation.provider, outcome, workdir or Path())
+
+
+def poll_failed(generation: Generation, worker: str, exc: PollError) -> None:
+    breaker.failed(generation.provider_id, f"poll failed: {exc}")
     if generation.poll_errors + 1 >= settings.POLL_ERROR_BUDGET:
         lifecycle.fail(
             generation.pk,
@@ -219,6 +226,18 @@ def _poll_failed(generation: Generation, worker: str, exc: PollError) -> None:
     else:
         delay = exc.retry_after or _backoff(generation.poll_errors + 1)
         lifecycle.schedule_poll(generation.pk, worker, _in(delay), error=True)
+
+
+def poll_crashed(generation: Generation, worker: str, exc: Exception) -> None:
+    # Without this the same crashing poll would come back again and again
+    # until the deadline.
+    log.exception("polling %s crashed", generation.task_id)
+    lifecycle.fail(
+        generation.pk,
+        lifecycle.INTERNAL_ERROR,
+        f"Internal error while polling upstream task {generation.upstream_ref}: {exc}",
+        worker=worker,
+    )
 
 
 def _backoff(n: int) -> float:

@@ -160,7 +160,7 @@ def local_renderer(request):
 
 @pytest.fixture(scope="session")
 def worker_processes(django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real django-q2 cluster and sweeper on the test database, for the session.
+    """A real django-q2 cluster, sweeper and poller on the test database, for the session.
 
     Tests that use them must commit their data: ask for `worker`, which
     brings `transactional_db`.
@@ -178,6 +178,7 @@ def worker_processes(django_db_setup, django_db_blocker, tmp_path_factory):
     processes = [
         ManagedProcess("qcluster", ["qcluster"], env, logs),
         ManagedProcess("sweeper", ["sweeper"], env, logs),
+        ManagedProcess("poller", ["poller"], env, logs),
     ]
     yield processes
     for process in processes:

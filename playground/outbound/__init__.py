@@ -26,6 +26,7 @@ Both settings are read at every call, so tests can change them with
 pytest-django's `settings` fixture.
 """
 
+from .async_sending import send_async, upstream_client
 from .client import USER_AGENT, close_clients
 from .errors import FetchError, UnsafeURL
 from .exchange import MAX_REDIRECTS
@@ -54,5 +55,7 @@ __all__ = [
     "fetch_to_file",
     "human_size",
     "send",
+    "send_async",
     "sniff_type",
+    "upstream_client",
 ]

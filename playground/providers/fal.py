@@ -42,6 +42,7 @@ from playground.providers.upstream import (
     Answer,
     Builder,
     Call,
+    Steps,
     Unsupported,
     UpstreamProvider,
     at_least,
@@ -152,7 +153,9 @@ class FalProvider(UpstreamProvider):
     def poll_call(self, generation: Generation, model: Any) -> Call:
         return Call(self.state_url(generation, "status_url"), params={"logs": "1"})
 
-    def read_status(self, answer: Answer, generation: Generation, workdir: Path | None) -> Outcome:
+    def read_status(
+        self, answer: Answer, generation: Generation, workdir: Path | None
+    ) -> Outcome | Steps:
         body = answer.object
         word = body.get("status")
         if not isinstance(word, str) or not word.strip():
@@ -165,12 +168,9 @@ class FalProvider(UpstreamProvider):
             return self.unknown_state(generation, word)
         return self.completed(body, generation)
 
-    def completed(self, status: dict[str, Any], generation: Generation) -> Outcome:
+    def completed(self, status: dict[str, Any], generation: Generation) -> Steps:
         """The second call of a poll: the result of a COMPLETED request."""
-        try:
-            answer = self.exchange(Call(self.state_url(generation, "response_url")))
-        except (outbound.FetchError, outbound.UnsafeURL) as exc:
-            raise PollError(self.clean(str(exc))) from None
+        answer = yield from self.ask(Call(self.state_url(generation, "response_url")))
         said_failed = bool(status.get("error") or status.get("error_type"))
         if answer.ok and not said_failed:
             video = answer.object.get("video")

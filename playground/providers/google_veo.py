@@ -130,13 +130,12 @@ class GoogleVeoProvider(UpstreamProvider):
         self.ready(SubmitRefused)
         return super().start(generation, workdir, progress)
 
-    def poll(self, generation: Generation, workdir: Path | None = None) -> Outcome:
-        self.ready(PollError)
-        return super().poll(generation, workdir)
-
     def check(self) -> str:
         self.ready(CheckFailed)
         return super().check()
+
+    def prepare(self, error: type[Exception]) -> None:
+        self.ready(error)
 
     def ready(self, error: type[Exception]) -> None:
         if self.mode == GEMINI:
@@ -173,18 +172,24 @@ class GoogleVeoProvider(UpstreamProvider):
             pass
         return [value for value in [*values, self._token] if len(value) >= 4]
 
+    def answered(self, call: Call, answer: Answer) -> Answer:
+        if answer.status == 401 and self.mode == VERTEX and self._token:
+            # Revoked, or expired early: the next call fetches another.
+            account_for(self.row).forget(self._token)
+        if answer.retry_after is None and (delay := retry_delay(answer)) is not None:
+            answer = replace(answer, retry_after=delay)
+        return answer
+
     def exchange(self, call: Call) -> Answer:
         answer = super().exchange(call)
         if answer.status == 401 and self.mode == VERTEX and self._token:
-            # Revoked, or expired early. Nothing acted on a 401, so asking
-            # again with a new token cannot make a second task.
+            # Nothing acted on a 401, so asking again at once with a new
+            # token cannot make a second task.
             try:
-                self._token = account_for(self.row).token(self.timeout, instead_of=self._token)
+                self._token = account_for(self.row).token(self.timeout)
             except CREDENTIAL_ERRORS:
                 return answer
             answer = super().exchange(call)
-        if answer.retry_after is None and (delay := retry_delay(answer)) is not None:
-            answer = replace(answer, retry_after=delay)
         return answer
 
     # Submit
@@ -310,7 +315,9 @@ class GoogleVeoProvider(UpstreamProvider):
 
     def from_bytes(self, generation: Generation, inline: str, workdir: Path | None) -> Outcome:
         if workdir is None:
-            raise PollError("the video came inside the answer, and there is nowhere to put it")
+            # The poller's look: the video is ready. The worker that stores it
+            # polls once more, with a workdir to write it to.
+            return Succeeded(note=f"upstream task {generation.upstream_ref}, inline")
         try:
             content = base64.b64decode(inline, validate=True)
         except (binascii.Error, ValueError):
@@ -387,10 +394,14 @@ class _Account:
     credentials: service_account.Credentials
     lock: threading.Lock
 
-    def token(self, timeout: float, *, instead_of: str = "") -> str:
+    def forget(self, token: str) -> None:
+        """The upstream refused this token: the next call fetches another."""
         with self.lock:
-            if instead_of and self.credentials.token == instead_of:
-                self.credentials.token = None  # refused upstream: fetch another
+            if self.credentials.token == token:
+                self.credentials.token = None
+
+    def token(self, timeout: float) -> str:
+        with self.lock:
             if not self.credentials.valid:
                 self.credentials.refresh(_AuthRequest(timeout))
             return self.credentials.token

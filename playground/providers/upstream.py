@@ -41,7 +41,7 @@ import logging
 import math
 import re
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -135,6 +135,8 @@ class Unsupported(ValueError):
     """An input the upstream cannot make as asked: refused before anything is sent."""
 
 
+# A poll's steps: yields the calls to make, is sent their answers, returns the Outcome.
+Steps = Generator["Call", "Answer", Outcome]
 # Our input -> (the variant of the upstream's model it needs, the upstream's input).
 Builder = Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]
 
@@ -185,8 +187,14 @@ class UpstreamProvider(BaseProvider):
         """The status request for a generation the upstream accepted."""
 
     @abstractmethod
-    def read_status(self, answer: Answer, generation: Generation, workdir: Path | None) -> Outcome:
-        """Read a 2xx status answer; raise PollError when it cannot be read."""
+    def read_status(
+        self, answer: Answer, generation: Generation, workdir: Path | None
+    ) -> Outcome | Steps:
+        """Read a 2xx status answer; raise PollError when it cannot be read.
+
+        A reading that needs another call (fal's result after its status) is
+        a generator: `answer = yield from self.ask(call)`, then return the Outcome.
+        """
 
     def error_message(self, answer: Answer) -> str:
         """The upstream's own words in an error answer (a common JSON shape, or nothing).
@@ -300,14 +308,45 @@ class UpstreamProvider(BaseProvider):
             return self.after_ambiguous(generation, str(exc))
 
     def poll(self, generation: Generation, workdir: Path | None = None) -> Outcome:
-        call = self.poll_call(generation, self.upstream_model(generation.model_id))
+        """One poll, waited on here: the worker's way. The poller drives `polling` itself."""
+        steps = self.polling(generation, workdir)
         try:
-            answer = self.exchange(call)
-        except (outbound.FetchError, outbound.UnsafeURL) as exc:
-            raise PollError(self.clean(str(exc))) from None
+            call = next(steps)
+            while True:
+                try:
+                    answer = self.exchange(call)
+                except (outbound.FetchError, outbound.UnsafeURL) as exc:
+                    call = steps.throw(exc)
+                else:
+                    call = steps.send(answer)
+        except StopIteration as done:
+            return done.value
+
+    def polling(self, generation: Generation, workdir: Path | None) -> Steps:
+        """A poll as its steps: each Call yielded is answered by whoever drives it.
+
+        Nothing here waits on the network, so the same reading serves a worker
+        (poll() above) and the asyncio poller (playground/poller.py).
+        """
+        self.prepare(PollError)
+        call = self.poll_call(generation, self.upstream_model(generation.model_id))
+        answer = yield from self.ask(call)
         if not answer.ok:
             return self.poll_refusal(answer, generation)
-        return self.read_status(answer, generation, workdir)
+        outcome = self.read_status(answer, generation, workdir)
+        if isinstance(outcome, Generator):  # a reading that needs a second call
+            outcome = yield from outcome
+        return outcome
+
+    def ask(self, call: Call) -> Generator[Call, Answer, Answer]:
+        """One more call within a poll (`answer = yield from self.ask(call)`)."""
+        try:
+            return (yield call)
+        except (outbound.FetchError, outbound.UnsafeURL) as exc:
+            raise PollError(self.clean(str(exc))) from None
+
+    def prepare(self, error: type[Exception]) -> None:
+        """Ready the credentials before a call (a token to fetch); raise `error` when it can't."""
 
     def cancel(self, generation: Generation) -> None:
         call = self.cancel_call(generation)
@@ -472,22 +511,42 @@ class UpstreamProvider(BaseProvider):
         return self.base_url + call.path
 
     def exchange(self, call: Call) -> Answer:
-        seconds = min(self.timeout, settings.GENERATION_LEASE_SECONDS / 2)
         response = outbound.send(
             call.method,
             self.url_for(call),
-            json=call.json,
-            params=call.params,
-            data=call.data,
-            files=call.files,
-            headers={"Accept": "application/json", **self.auth_headers()},
-            timeout=seconds,
-            total_timeout=seconds,
+            **self.request_parts(call),
+            total_timeout=self.seconds,
             # Upstreams are configured by an admin and may be on the LAN.
             allow_private=True,
-            max_response_bytes=call.max_answer_bytes,
         )
-        return read_answer(response)
+        return self.answered(call, read_answer(response))
+
+    async def exchange_async(self, client: httpx.AsyncClient, call: Call) -> Answer:
+        """The same exchange from the poller's loop, on its shared connection pool."""
+        response = await outbound.send_async(
+            client, call.method, self.url_for(call), **self.request_parts(call)
+        )
+        return self.answered(call, read_answer(response))
+
+    @property
+    def seconds(self) -> float:
+        # Also held under half the lease: see `timeout`.
+        return min(self.timeout, settings.GENERATION_LEASE_SECONDS / 2)
+
+    def request_parts(self, call: Call) -> dict[str, Any]:
+        return {
+            "json": call.json,
+            "params": call.params,
+            "data": call.data,
+            "files": call.files,
+            "headers": {"Accept": "application/json", **self.auth_headers()},
+            "timeout": self.seconds,
+            "max_response_bytes": call.max_answer_bytes,
+        }
+
+    def answered(self, call: Call, answer: Answer) -> Answer:
+        """A module's look at every answer as it arrives (a pace given in the body)."""
+        return answer
 
     def describe(self, answer: Answer, code: int | None = None) -> str:
         said = self.error_message(answer)

@@ -90,6 +90,7 @@ class Stack:
         self.web: ManagedProcess | None = None
         self.clusters: list[ManagedProcess] = []
         self.sweeper: ManagedProcess | None = None
+        self.pollers: list[ManagedProcess] = []
         self._count = 0
 
     @property
@@ -133,8 +134,14 @@ class Stack:
         self.sweeper = self._start("sweeper", ["sweeper"])
         return self.sweeper
 
+    def start_poller(self) -> ManagedProcess:
+        poller = self._start("poller", ["poller"])
+        self.pollers.append(poller)
+        return poller
+
     def start_all(self) -> Stack:
         self.start_sweeper()
+        self.start_poller()
         self.start_cluster()
         self.start_web()
         return self
@@ -153,7 +160,7 @@ class Stack:
         delete_keys(self.redis_url, self.prefix)
 
     def assert_alive(self) -> None:
-        for process in (self.web, self.sweeper, *self.clusters):
+        for process in (self.web, self.sweeper, *self.pollers, *self.clusters):
             if process is not None and process.popen.poll() is not None:
                 raise AssertionError(f"{process.name} died:\n{process.log_tail()}")
 

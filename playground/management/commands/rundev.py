@@ -1,6 +1,7 @@
 import os
 import sys
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from playground import providers
@@ -10,7 +11,8 @@ from playground.secretbox import SecretsUnreadable
 
 class Command(BaseCommand):
     help = (
-        "Run the web server, the django-q2 worker and the sweeper together in the foreground. "
+        "Run the web server, the django-q2 worker, the sweeper and the poller together in the "
+        "foreground. "
         "Ctrl-C stops all three; if one exits, the others are stopped too."
     )
 
@@ -28,7 +30,10 @@ class Command(BaseCommand):
         supervisor.start("runserver", [*manage, "runserver", "--noreload", f"{host}:{port}"])
         supervisor.start("qcluster", [*manage, "qcluster"])
         supervisor.start("sweeper", [*manage, "sweeper"])
+        for number in range(settings.POLLERS):
+            supervisor.start(f"poller-{number + 1}", [*manage, "poller"])
         self.stdout.write(
-            f"Reelgate on http://{host}:{port}/ with its worker and sweeper. Ctrl-C stops them."
+            f"Reelgate on http://{host}:{port}/ with its worker, sweeper and poller. "
+            "Ctrl-C stops them."
         )
         supervisor.run()

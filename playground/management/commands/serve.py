@@ -10,7 +10,7 @@ from playground import providers
 from playground.management.supervisor import Supervisor
 from playground.secretbox import SecretsUnreadable
 
-ROLES = ("web", "worker", "sweeper")
+ROLES = ("web", "worker", "sweeper", "poller")
 
 
 def production_problems() -> list[str]:
@@ -74,7 +74,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--roles",
             default=",".join(settings.SERVE_ROLES),
-            help="what this machine runs, comma-separated: web, worker, sweeper "
+            help="what this machine runs, comma-separated: web, worker, sweeper, poller "
             "(default: SERVE_ROLES, or all three)",
         )
 
@@ -116,6 +116,10 @@ class Command(BaseCommand):
         if "sweeper" in wanted:
             supervisor.start("sweeper", [*manage, "sweeper"])
             started.append("the sweeper")
+        if "poller" in wanted and settings.POLLERS:
+            for number in range(settings.POLLERS):
+                supervisor.start(f"poller-{number + 1}", [*manage, "poller"])
+            started.append(f"{settings.POLLERS} poller(s)")
         if not supervisor.children:
             raise CommandError("Nothing to run (Q_CLUSTERS=0 and no other role).")
         self.stdout.write("Reelgate (production profile): " + ", ".join(started) + ".")

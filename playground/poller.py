@@ -1,0 +1,177 @@
+"""The poller: every due upstream poll in flight at once, on one asyncio loop.
+
+A worker that polls waits out each upstream answer, so a few workers cap the
+polls at workers ÷ latency. The poller instead claims due polls from the
+database in batches and sends them concurrently over one pooled
+`httpx.AsyncClient`, at most POLLER_CAPACITY at a time and
+POLLER_PROVIDER_CONCURRENCY per provider.
+
+What a poll means is decided where it always was: the provider module reads
+the answers (`UpstreamProvider.polling`, whose steps this loop drives instead
+of a worker), and playground/tasks.py acts on the outcome through lifecycle,
+in a small thread pool (the database is not async). A result found ready is
+handed to a worker, which copies it: the poller never downloads videos.
+
+Claims are the same guarded UPDATE on the lease that workers use, each batch
+under a holder name of its own, so several pollers on several machines never
+poll one generation at once; a poller killed mid-batch leaves leases that
+expire, and the next claim takes those polls up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.db.models import Q
+from django.utils import timezone
+
+from playground import lifecycle, outbound, providers, queue, tasks
+from playground.models import Generation
+from playground.providers.base import PollError
+from playground.providers.upstream import UpstreamProvider
+
+log = logging.getLogger(__name__)
+
+
+def due(now) -> Q:
+    """Upstream generations whose next poll is due and whose lease is free."""
+    return (
+        Q(state=Generation.GENERATING)
+        & ~Q(upstream_ref="")
+        & (Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        & (Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True))
+    )
+
+
+def claim_due(holder: str, limit: int) -> list[Generation]:
+    """Take up to `limit` due polls for `holder`, earliest due first."""
+    now = timezone.now()
+    pks = list(
+        Generation.objects.filter(due(now))
+        .order_by("next_poll_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if not pks:
+        return []
+    # The same condition again: a row another poller took meanwhile is not ours.
+    Generation.objects.filter(due(now), pk__in=pks).update(
+        lease_holder=holder, lease_expires_at=lifecycle.lease_until()
+    )
+    return list(
+        Generation.objects.select_related("provider").filter(pk__in=pks, lease_holder=holder)
+    )
+
+
+class Poller:
+    def __init__(
+        self,
+        *,
+        capacity: int | None = None,
+        per_provider: int | None = None,
+        idle_seconds: float = 0.5,
+        database_threads: int = 4,
+    ) -> None:
+        self.capacity = capacity or settings.POLLER_CAPACITY
+        self.per_provider = per_provider or settings.POLLER_PROVIDER_CONCURRENCY
+        self.idle_seconds = idle_seconds
+        self.database = ThreadPoolExecutor(database_threads, thread_name_prefix="poller-db")
+        self.name = f"{lifecycle.worker_name()}:poller"
+        self.batches = itertools.count(1)
+        self.running: set[asyncio.Task] = set()
+        self.slots: dict[int, asyncio.Semaphore] = {}
+        self.client = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with outbound.upstream_client(
+            max_connections=self.capacity, per_host=self.per_provider
+        ) as client:
+            self.client = client
+            while not stop.is_set():
+                free = self.capacity - len(self.running)
+                claimed = []
+                if free > 0:
+                    holder = f"{self.name}:{next(self.batches)}"
+                    try:
+                        claimed = await self.db(claim_due, holder, free)
+                    except Exception:  # a database hiccup must not end the loop
+                        log.exception("claiming due polls failed")
+                for generation in claimed:
+                    task = asyncio.create_task(self.poll(generation))
+                    self.running.add(task)
+                    task.add_done_callback(self.running.discard)
+                if len(claimed) < free or free <= 0:
+                    # Nothing more is due (or every slot is busy): look again soon.
+                    try:
+                        await asyncio.wait_for(stop.wait(), self.idle_seconds)
+                    except TimeoutError:
+                        pass
+            if self.running:
+                await asyncio.wait(self.running, timeout=settings.GENERATION_LEASE_SECONDS / 2)
+        self.database.shutdown(wait=True)
+
+    async def poll(self, generation: Generation) -> None:
+        holder = generation.lease_holder
+        claimed_at = time.monotonic()
+        try:
+            provider = providers.for_row(generation.provider)
+            if not isinstance(provider, UpstreamProvider):  # nothing this loop can poll
+                await self.db(self.to_worker, generation, holder)
+                return
+            if generation.upstream_ref.startswith(tasks.SUBMITTING):
+                await self.db(tasks.submit_was_lost, generation, holder)
+                return
+            async with self.slot(generation.provider_id):
+                if time.monotonic() - claimed_at > settings.GENERATION_LEASE_SECONDS / 2:
+                    # Waited too long for a slot: the lease may be near its end.
+                    await self.db(lifecycle.release_poll, generation.pk, holder, timezone.now())
+                    return
+                try:
+                    outcome = await self.drive(provider, generation)
+                except PollError as exc:
+                    await self.db(tasks.poll_failed, generation, holder, exc)
+                    return
+            await self.db(tasks.polled, generation, holder, outcome, None)
+        except Exception as exc:
+            await self.db(tasks.poll_crashed, generation, holder, exc)
+
+    async def drive(self, provider: UpstreamProvider, generation: Generation):
+        """The poll's steps, each call answered over the shared client (as poll() does)."""
+        steps = provider.polling(generation, None)
+        try:
+            call = next(steps)
+            while True:
+                try:
+                    answer = await provider.exchange_async(self.client, call)
+                except (outbound.FetchError, outbound.UnsafeURL) as exc:
+                    call = steps.throw(exc)
+                else:
+                    call = steps.send(answer)
+        except StopIteration as done:
+            return done.value
+
+    def slot(self, provider_id: int) -> asyncio.Semaphore:
+        if provider_id not in self.slots:
+            self.slots[provider_id] = asyncio.Semaphore(self.per_provider)
+        return self.slots[provider_id]
+
+    async def db(self, function, *args):
+        """Run database work in the pool, on a connection that is still good."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.database, partial(_with_connection, function, *args))
+
+    @staticmethod
+    def to_worker(generation: Generation, holder: str) -> None:
+        if lifecycle.release_poll(generation.pk, holder, queue.redispatch_at(timezone.now())):
+            queue.enqueue("playground.tasks.poll_generation", generation.pk, generation.poll_count)
+
+
+def _with_connection(function, *args):
+    close_old_connections()
+    return function(*args)

@@ -1,0 +1,78 @@
+"""The poller: upstream polls in flight together, claimed once, results handed to a worker."""
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from accounts import ledger
+from playground import lifecycle, services
+from playground.models import Generation, Provider
+from playground.poller import claim_due
+from tests.contract.fakes import JOBS, FakeUpstream, Step, finish
+from tests.httpservers import Reply
+
+pytestmark = pytest.mark.django_db
+
+SLOW = 1.0  # seconds the upstream takes to answer a status call
+COUNT = 20
+
+
+def generating(state: str = "generating", **fields) -> Reply:
+    data = {"taskId": "t", "state": state, **fields}
+    return Reply.json({"code": 200, "msg": "success", "data": data}, delay=SLOW)
+
+
+def test_slow_status_calls_are_in_flight_together(worker, alice):
+    """Twenty polls of a 1 s upstream overlap: no poll waits for another's answer."""
+    Provider.objects.filter(kind=Provider.LOCAL).update(enabled=False)
+    ledger.grant(alice.credit_account, Decimal("2000.00"), note="twenty generations")
+    with FakeUpstream(JOBS) as fake:
+        fake.script(generating(), Step("success"))
+        fake.provider_row(priority=1)
+        made = [
+            services.submit(user=alice, model=JOBS.model, input=JOBS.input) for _ in range(COUNT)
+        ]
+        done = [finish(generation, timeout=60) for generation in made]
+        first_polls = sorted({r.query["taskId"][0]: r.at for r in fake.polls}.values())
+
+    assert [g.state for g in done] == [Generation.SUCCESS] * COUNT
+    assert len(first_polls) == COUNT
+    # Sent one after another, twenty 1 s answers would spread the first polls
+    # over twenty seconds; sent together, most arrive within one answer's time.
+    overlapping = max(
+        sum(1 for later in first_polls if start <= later < start + SLOW) for start in first_polls
+    )
+    assert overlapping >= COUNT // 2, first_polls
+
+
+def test_a_claimed_poll_is_not_claimed_again_until_its_lease_ends(alice):
+    upstream = Provider.objects.create(name="up", kind=Provider.JOBS, base_url="http://127.0.0.1:9")
+    generation = services.submit(user=alice, model=JOBS.model, input=JOBS.input)
+    Generation.objects.filter(pk=generation.pk).update(
+        state=Generation.GENERATING, provider=upstream, upstream_ref="task-1", next_poll_at=None
+    )
+
+    (first,) = claim_due("poller-a:1", 10)
+    assert first.pk == generation.pk and first.lease_holder == "poller-a:1"
+    assert claim_due("poller-b:1", 10) == []  # another poller finds nothing to take
+
+    # The first poller died: once its lease has run out, the poll is taken up.
+    Generation.objects.filter(pk=generation.pk).update(lease_expires_at=timezone.now())
+    (again,) = claim_due("poller-b:2", 10)
+    assert again.lease_holder == "poller-b:2"
+    # The dead poller's answer, had it come, would change nothing now.
+    assert not lifecycle.schedule_poll(generation.pk, "poller-a:1", timezone.now())
+
+
+def test_a_failed_upstream_task_is_settled_by_the_poller(worker, alice):
+    Provider.objects.filter(kind=Provider.LOCAL).update(enabled=False)
+    with FakeUpstream(JOBS) as fake:
+        fake.script(Step("fail", fail_code="CONTENT_VIOLATION", fail_msg="blocked upstream"))
+        fake.provider_row(priority=1)
+        generation = finish(services.submit(user=alice, model=JOBS.model, input=JOBS.input))
+
+    assert (generation.state, generation.fail_code) == (Generation.FAIL, "CONTENT_VIOLATION")
+    events = list(generation.events.values_list("worker", flat=True))
+    assert any(":poller:" in name for name in events), json.dumps(events)
