@@ -323,7 +323,7 @@ WEB_WORKERS = envint("WEB_WORKERS", 2, minimum=1)
 WEB_THREADS = envint("WEB_THREADS", 4, minimum=1)
 WEB_TIMEOUT = envint("WEB_TIMEOUT", 30, minimum=1)
 Q_CLUSTERS = envint("Q_CLUSTERS", 1, minimum=0)
-SERVE_ROLES = envlist("SERVE_ROLES", "web,worker,sweeper")
+SERVE_ROLES = envlist("SERVE_ROLES", "web,worker,sweeper,poller")
 
 # Media (results, posters, uploads) on S3-compatible object storage when
 # MEDIA_STORAGE=s3, through django-storages (`pip install -e ".[s3]"`), which
