@@ -126,10 +126,6 @@ class GoogleVeoProvider(UpstreamProvider):
 
     # The contract, credentials readied first: without them nothing is sent.
 
-    def start(self, generation: Generation, workdir: Path, progress) -> Outcome:
-        self.ready(SubmitRefused)
-        return super().start(generation, workdir, progress)
-
     def check(self) -> str:
         self.ready(CheckFailed)
         return super().check()

@@ -281,37 +281,23 @@ class UpstreamProvider(BaseProvider):
         return self.row.model_map.get(model_id) or self.models.get(model_id) or model_id
 
     def start(self, generation: Generation, workdir: Path, progress: ProgressFn) -> Outcome:
-        call = self.submit_call(generation, self.upstream_model(generation.model_id))
+        """The submit, waited on here: the worker's way. The poller drives `submitting`."""
+        steps = self.submitting(generation)
+        call = next(steps)  # built before the lease is renewed: nothing is sent yet
         # Renew the lease right before sending, so the whole submit runs
         # inside it; a worker that already lost it must not submit at all.
         if not progress(0):
             raise SubmitRefused("the worker lost its lease before submitting; nothing was sent")
-        try:
-            answer = self.exchange(call)
-        except outbound.UnsafeURL as exc:
-            raise SubmitRefused(
-                self.clean(f"the base URL cannot be used: {exc}"), provider_fault=True
-            ) from None
-        except outbound.FetchError as exc:
-            if isinstance(exc.__context__, _NOTHING_SENT):
-                raise SubmitRefused(self.clean(exc.reason), provider_fault=True) from None
-            return self.after_ambiguous(generation, f"its answer was lost: {exc.reason}")
-        if answer.status >= 500 and answer.status not in FINAL_SERVER_CODES:
-            return self.after_ambiguous(
-                generation, f"it answered {self.describe(answer)}", answered=True
-            )
-        if not answer.ok:
-            raise self.refusal(answer)
-        try:
-            return self.accepted(answer, generation)
-        except Ambiguous as exc:
-            return self.after_ambiguous(generation, str(exc))
+        return self.drive(steps, call)
 
     def poll(self, generation: Generation, workdir: Path | None = None) -> Outcome:
         """One poll, waited on here: the worker's way. The poller drives `polling` itself."""
         steps = self.polling(generation, workdir)
+        return self.drive(steps, next(steps))
+
+    def drive(self, steps: Steps, call: Call) -> Outcome:
+        """Answer each call of `steps` with a request made here, until they conclude."""
         try:
-            call = next(steps)
             while True:
                 try:
                     answer = self.exchange(call)
@@ -321,6 +307,35 @@ class UpstreamProvider(BaseProvider):
                     call = steps.send(answer)
         except StopIteration as done:
             return done.value
+
+    def submitting(self, generation: Generation) -> Steps:
+        """A submit as its steps (see `polling`): the table at the top of this module."""
+        self.prepare(SubmitRefused)
+        call = self.submit_call(generation, self.upstream_model(generation.model_id))
+        try:
+            answer = yield call
+        except outbound.UnsafeURL as exc:
+            raise SubmitRefused(
+                self.clean(f"the base URL cannot be used: {exc}"), provider_fault=True
+            ) from None
+        except outbound.FetchError as exc:
+            if isinstance(exc.__context__, _NOTHING_SENT):
+                raise SubmitRefused(self.clean(exc.reason), provider_fault=True) from None
+            return (
+                yield from self.after_ambiguous(generation, f"its answer was lost: {exc.reason}")
+            )
+        if answer.status >= 500 and answer.status not in FINAL_SERVER_CODES:
+            return (
+                yield from self.after_ambiguous(
+                    generation, f"it answered {self.describe(answer)}", answered=True
+                )
+            )
+        if not answer.ok:
+            raise self.refusal(answer)
+        try:
+            return self.accepted(answer, generation)
+        except Ambiguous as exc:
+            return (yield from self.after_ambiguous(generation, str(exc)))
 
     def polling(self, generation: Generation, workdir: Path | None) -> Steps:
         """A poll as its steps: each Call yielded is answered by whoever drives it.
@@ -449,9 +464,7 @@ class UpstreamProvider(BaseProvider):
             raise Ambiguous(f"it answered {self.accepted_status} without a usable {self.id_name}")
         return value.strip()
 
-    def after_ambiguous(
-        self, generation: Generation, why: str, *, answered: bool = False
-    ) -> Outcome:
+    def after_ambiguous(self, generation: Generation, why: str, *, answered: bool = False) -> Steps:
         """Look the task up by our own id where the upstream allows it; else fail, unsent again.
 
         Found, it is polled as any other. Not found (a 404, or an answer the
@@ -462,7 +475,7 @@ class UpstreamProvider(BaseProvider):
         call = self.lookup_call(generation)
         if call is not None:
             try:
-                answer = self.exchange(call)
+                answer = yield call
             except (outbound.FetchError, outbound.UnsafeURL):
                 answer = None
             absent = False
