@@ -67,11 +67,12 @@ def command_line(pid: int) -> str:
 
 
 @needs_services
-def test_it_runs_web_clusters_and_sweeper_and_ctrl_c_stops_them_all(serve, alice, alice_key):
+def test_it_runs_web_clusters_sweeper_and_poller_and_ctrl_c_stops_them_all(serve, alice, alice_key):
     children = children_of(serve.popen.pid)
-    assert len(children) == 4, [
-        command_line(pid) for pid in children
-    ]  # gunicorn, 2 clusters, sweeper
+    commands = sorted(command_line(pid) for pid in children)
+    # gunicorn, 2 clusters, the sweeper, the poller
+    assert len(children) == 5, commands
+    assert sum("manage.py poller" in command for command in commands) == 1, commands
 
     headers = {"Authorization": f"Bearer {alice_key}"}
     answer = httpx.post(serve.url + "/api/v1/jobs/createTask", json=BODY, headers=headers)
