@@ -231,6 +231,52 @@ def test_the_unfinished_task_limit_answers_429(api, alice, settings):
     assert Generation.objects.count() == 2
 
 
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creates_never_pass_the_unfinished_task_limit(alice, alice_key, settings):
+    """Counted under the lock the credit hold takes, not before it: the racy
+    count-then-insert let 8 and 11 of 40 through a limit of 5."""
+    from django.test import Client
+
+    settings.API_MAX_UNFINISHED_TASKS = 4
+    calls = 16
+    answers = []
+    start = threading.Barrier(calls)
+
+    def call():
+        try:
+            start.wait()
+            answers.append(
+                Client().post(
+                    "/api/v1/jobs/createTask",
+                    json.dumps({"model": "kling/v2-1", "input": {"prompt": PROMPT}}),
+                    content_type="application/json",
+                    HTTP_AUTHORIZATION=f"Bearer {alice_key}",
+                )
+            )
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=call) for _ in range(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [200] * 4 + [429] * (calls - 4)
+    for refused in (answer for answer in answers if answer.status_code == 429):
+        assert refused["Retry-After"] == "5"
+        assert refused.json() == {
+            "code": 429,
+            "msg": "Too many unfinished tasks: 4 of 4 allowed for this API key. "
+            "Wait for some to finish.",
+            "data": None,
+        }
+    assert Generation.objects.count() == 4
+    account = alice.credit_account
+    account.refresh_from_db()
+    assert account.held == Decimal("220.00")  # four holds of 55, none left by the refused
+
+
 def test_maintenance_mode_answers_455(api, alice, settings):
     settings.MAINTENANCE_MODE = True
     response = api.get("/api/v1/chat/credit")

@@ -362,6 +362,17 @@ def test_not_enough_credits_is_402_insufficient_quota(live_server, transactional
     assert not Generation.objects.exists()
 
 
+def test_too_many_unfinished_videos_is_a_rate_limit_error(client, alice, settings):
+    settings.API_MAX_UNFINISHED_TASKS = 1
+    client.videos.create(prompt="A fox")
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.videos.create(prompt="A fox")
+    assert caught.value.code == "too_many_tasks"
+    assert "Too many unfinished tasks: 1 of 1 allowed" in caught.value.message
+    assert caught.value.response.headers["retry-after"] == "5"
+    assert Generation.objects.count() == 1
+
+
 def test_too_many_requests_is_a_rate_limit_error(client, settings):
     settings.API_REQUESTS_PER_MINUTE = 1
     with pytest.raises(openai.RateLimitError) as caught:

@@ -116,7 +116,7 @@ def test_it_embeds_the_seed_examples(document, schemas):
 
 def test_it_documents_the_envelope_and_every_error_code(document):
     components = document["components"]
-    assert set(ERROR_CODES) == {400, 401, 402, 404, 422, 429, 455, 500, 501, 505}
+    assert set(ERROR_CODES) == {400, 401, 402, 404, 413, 422, 429, 455, 500, 501, 505}
     for code in ERROR_CODES:
         response = components["responses"][f"Error{code}"]
         example = response["content"]["application/json"]["example"]

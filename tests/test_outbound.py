@@ -319,6 +319,43 @@ def test_it_refuses_urls_that_are_not_http(url, tmp_path, settings):
         _fetch(url, tmp_path / "a.png")
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://xn--localhost/cb",  # decodes to a code point IDNA does not allow
+        "https://xn--a.example.com/a.png",
+        "http://xn--/cb",  # no Punycode after the prefix
+        "http://xn--zz-.com/cb",  # an A-label may not end with a hyphen
+        "http://XN--LOCALHOST:8080/cb",
+    ],
+)
+@pytest.mark.parametrize("allow_private", [False, True], ids=["guarded", "private-allowed"])
+def test_it_refuses_a_host_that_is_not_valid_punycode(url, allow_private, tmp_path, settings):
+    settings.ALLOW_PRIVATE_URLS = allow_private  # unparsable whatever the policy
+    reason = "is not a valid internationalized domain name"
+
+    with pytest.raises(UnsafeURL, match=reason):
+        outbound.check_url(url)
+    with pytest.raises(UnsafeURL, match=reason):
+        _fetch(url, tmp_path / "a.png")
+    with pytest.raises(UnsafeURL, match=reason):
+        outbound.send("POST", url, json={})
+
+
+def test_it_reports_a_redirect_to_a_host_that_is_not_valid_punycode(
+    server, tmp_path, allow_loopback
+):
+    server.route("/go", Reply.redirect("http://xn--localhost/a.png"))
+    reason = "redirected to a URL whose host name is not a valid internationalized domain name"
+
+    with pytest.raises(FetchError, match=reason):
+        _fetch(server.url_for("/go"), tmp_path / "a.png")
+    # httpx reads the Location's host even for a redirect it does not follow.
+    with pytest.raises(FetchError, match=reason):
+        outbound.send("POST", server.url_for("/go"), json={})
+    assert _leftovers(tmp_path) == []
+
+
 def test_it_refuses_credentials_in_urls_without_repeating_them(settings):
     settings.ALLOW_PRIVATE_URLS = True
 

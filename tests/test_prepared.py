@@ -11,8 +11,8 @@ from accounts.models import ApiKey, CreditAccount
 from config.prepared import PreparedInsert, PreparedQuery, PreparedUpdate
 from playground import services
 from playground.api.common import GENERATION_BY_TASK_ID
-from playground.api.limits import UNFINISHED_BY_KEY
 from playground.models import Generation
+from playground.services import UNFINISHED_BY_KEY
 
 pytestmark = pytest.mark.django_db
 

@@ -72,7 +72,12 @@ def api_view(*, methods: tuple[str, ...], render_error: ErrorRenderer, input_pre
 
 
 def read_json(request: HttpRequest) -> dict:
-    """The request body as a JSON object, or a 400 that says what is wrong."""
+    """The request body as a JSON object, or a 400 that says what is wrong.
+
+    A body over DATA_UPLOAD_MAX_MEMORY_SIZE raises Django's RequestDataTooBig
+    here, which api_view answers with its contract's 413
+    (errors.from_request_limits).
+    """
     if not request.body:
         raise ApiError(400, "The request body is empty; send a JSON object.")
     try:

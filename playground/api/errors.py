@@ -1,8 +1,12 @@
 """API errors. Each contract renders them in its own envelope."""
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+
 from accounts.ledger import InsufficientCredits
 from playground.catalog import UnknownModel, ValidationFailed
-from playground.services import IdempotencyConflict, ModelUnavailable
+from playground.outbound import human_size
+from playground.services import IdempotencyConflict, ModelUnavailable, TooManyUnfinished
 
 
 class ApiError(Exception):
@@ -36,9 +40,13 @@ def field_errors(errors: dict[str, list[str]], prefix: str = "") -> ApiError:
 
 
 def from_domain(exc: Exception, *, input_prefix: str = "") -> ApiError | None:
-    """The API error for a domain exception raised by the core, or None."""
+    """The API error for an exception raised by the core or by Django reading
+    the request, or None."""
     if isinstance(exc, ApiError):
         return exc
+    too_large = from_request_limits(exc)
+    if too_large is not None:
+        return too_large
     if isinstance(exc, UnknownModel):
         return field_errors(exc.errors)
     if isinstance(exc, ValidationFailed):
@@ -53,6 +61,48 @@ def from_domain(exc: Exception, *, input_prefix: str = "") -> ApiError | None:
         return ApiError(505, str(exc), code="model_unavailable")
     if isinstance(exc, IdempotencyConflict):
         return ApiError(422, str(exc), code="idempotency_key_reused", param="Idempotency-Key")
+    if isinstance(exc, TooManyUnfinished):
+        return ApiError(
+            429,
+            f"Too many unfinished tasks: {exc.limit} of {exc.limit} allowed for this API key. "
+            "Wait for some to finish.",
+            code="too_many_tasks",
+            retry_after=5,
+        )
+    return None
+
+
+def from_request_limits(exc: Exception) -> ApiError | None:
+    """413 for a request over Django's DATA_UPLOAD_* limits, or None.
+
+    Django raises these while a view reads request.body, .POST or .FILES
+    (read_json, the multipart endpoints). They are SuspiciousOperations that
+    Django itself would answer with a bare 400 page; here each contract
+    answers in its own envelope. The upload endpoints read their files past
+    these limits on purpose: only the JSON body and the text fields beside
+    a file count.
+    """
+    if isinstance(exc, RequestDataTooBig):
+        limit = human_size(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        return ApiError(
+            413,
+            f"The request body is too large: a JSON body, or the form fields beside a file, "
+            f"may be at most {limit}. Send files as uploads and pass their URLs instead.",
+            code="request_too_large",
+        )
+    if isinstance(exc, TooManyFieldsSent):
+        return ApiError(
+            413,
+            f"Too many fields: a request may carry at most "
+            f"{settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} form fields or query parameters.",
+            code="too_many_fields",
+        )
+    if isinstance(exc, TooManyFilesSent):
+        return ApiError(
+            413,
+            f"Too many files: a request may carry at most {settings.DATA_UPLOAD_MAX_NUMBER_FILES}.",
+            code="too_many_files",
+        )
     return None
 
 

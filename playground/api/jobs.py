@@ -8,7 +8,6 @@ from django.http import HttpRequest, JsonResponse
 
 from accounts import ledger
 from playground import services
-from playground.api import limits
 from playground.api.auth import api_view, read_json
 from playground.api.common import (
     callback_url_error,
@@ -66,7 +65,6 @@ def create(request: HttpRequest, *, contract: str, model, input, callback_url: s
         raise field_errors({"model": ["This field is required."]})
     if input is None:
         raise field_errors({"input": ["This field is required."]})
-    limits.check_unfinished(request.api_key)
     return services.submit(
         user=request.user,
         model=model.strip(),

@@ -1,9 +1,9 @@
-"""Per-key limits: requests per minute (cache) and unfinished tasks (database).
+"""The per-key request rate: requests per minute, counted in the cache.
 
-The request counter is soft, as rate limits may be: a fixed one-minute
-window in the cache, shared by every server process through Redis when
-REDIS_URL is set. The unfinished-task count comes from the database, which
-knows it exactly.
+The counter is soft, as rate limits may be: a fixed one-minute window in the
+cache, shared by every server process through Redis when REDIS_URL is set.
+The other per-key limit, on unfinished tasks, must be exact: it is counted
+in the database by services.submit, under the lock its credit hold takes.
 """
 
 import time
@@ -12,22 +12,10 @@ from django.conf import settings
 from django.core.cache import cache
 
 from config import redis_client
-from config.prepared import PreparedQuery
 from playground.api.errors import ApiError
-from playground.models import Generation
 
 # A window's counter outlives its minute a little, then expires.
 WINDOW_TTL = 120
-# Checked on every create (config/prepared.py); the partial index
-# gen_key_unfinished holds exactly these rows.
-UNFINISHED_BY_KEY = PreparedQuery(
-    lambda api_key_id: (
-        Generation.objects.filter(api_key_id=api_key_id, state__in=Generation.UNFINISHED)
-        .order_by()
-        .values("pk")
-    ),
-    api_key_id=int,
-)
 
 
 def count_request(api_key) -> None:
@@ -70,18 +58,3 @@ def _count(key: str) -> int:
     if used == 1:
         client.expire(name, WINDOW_TTL)
     return used
-
-
-def check_unfinished(api_key) -> None:
-    # Counted up to the limit only: past it, the answer is the same.
-    unfinished = UNFINISHED_BY_KEY.count(
-        api_key_id=api_key.pk, up_to=settings.API_MAX_UNFINISHED_TASKS
-    )
-    if unfinished >= settings.API_MAX_UNFINISHED_TASKS:
-        raise ApiError(
-            429,
-            f"Too many unfinished tasks: {unfinished} of {settings.API_MAX_UNFINISHED_TASKS} "
-            "allowed for this API key. Wait for some to finish.",
-            code="too_many_tasks",
-            retry_after=5,
-        )

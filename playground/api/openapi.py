@@ -121,7 +121,7 @@ def kie_paths() -> dict:
                 "requestBody": json_body(obj(["taskId"], taskId=STRING)),
                 "responses": {
                     **ok(obj(["taskId", "state"], taskId=STRING, state=STRING)),
-                    **error_responses(400, 401, 404, 422, 429, 455, 500),
+                    **error_responses(400, 401, 404, 413, 422, 429, 455, 500),
                 },
             }
         },
@@ -165,7 +165,7 @@ def kie_paths() -> dict:
                             model=STRING,
                         )
                     ),
-                    **error_responses(400, 401, 402, 422, 429, 455, 500, 505),
+                    **error_responses(400, 401, 402, 413, 422, 429, 455, 500, 505),
                 },
             },
             "get": {
@@ -203,7 +203,7 @@ def kie_paths() -> dict:
                 ),
                 "responses": {
                     **ok(obj(["taskId"], taskId=STRING)),
-                    **error_responses(400, 401, 402, 422, 429, 455, 500, 505),
+                    **error_responses(400, 401, 402, 413, 422, 429, 455, 500, 505),
                 },
             }
         },
@@ -245,7 +245,7 @@ def upload_paths() -> dict:
                 "(≤ UPLOAD_MAX_VIDEO_MB), judged by content. The fileUrl works as any "
                 "image or video input of createTask.",
                 "requestBody": {"required": True, "content": content},
-                "responses": {**ok(uploaded), **error_responses(400, 401, 422, 429, 455, 500)},
+                "responses": {**ok(uploaded), **error_responses(400, 401, 413, 422, 429, 455, 500)},
             }
         }
 
@@ -293,6 +293,8 @@ OPENAI_ERROR_TEXT = {
     402: "Not enough credits (code insufficient_quota).",
     404: "No such video (or another team's), or its content is not ready yet.",
     405: "Method not allowed.",
+    413: "Request too large: a JSON body over 2.5 MB (send input_reference as a file), "
+    "or a form with too many fields or files.",
     429: "Rate limited, or too many unfinished videos.",
     455: "Service unavailable: maintenance.",
     500: "Server error.",
@@ -396,7 +398,7 @@ def openai_paths() -> dict:
                 "tags": tags,
                 "summary": "Create a video (the openai SDK's client.videos.create)",
                 "requestBody": create_body,
-                "responses": {**video_ok, **openai_errors(400, 401, 402, 429, 455, 500, 505)},
+                "responses": {**video_ok, **openai_errors(400, 401, 402, 413, 429, 455, 500, 505)},
             },
             "get": {
                 "operationId": "openaiListVideos",
@@ -488,7 +490,10 @@ def openai_paths() -> dict:
                 "summary": "A new video: the same model and parameters, a new prompt",
                 "parameters": [VIDEO_ID_IN_PATH],
                 "requestBody": json_body(obj(["prompt"], prompt=STRING), {"prompt": "At night"}),
-                "responses": {**video_ok, **openai_errors(400, 401, 402, 404, 429, 455, 500, 505)},
+                "responses": {
+                    **video_ok,
+                    **openai_errors(400, 401, 402, 404, 413, 429, 455, 500, 505),
+                },
             }
         },
     }

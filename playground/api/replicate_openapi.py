@@ -37,6 +37,7 @@ ERROR_TEXT = {
     401: "Unauthenticated: the API key is missing or invalid.",
     402: "Insufficient credit for this prediction.",
     404: "Not found: no such model or prediction (or it belongs to another team).",
+    413: "Request too large: a JSON body over 2.5 MB, or a form with too many fields or files.",
     422: "Input validation failed: invalid_fields names each field.",
     429: "Too many requests, or too many unfinished predictions.",
     455: "Service unavailable: maintenance.",
@@ -256,7 +257,7 @@ def file_paths() -> dict:
                 },
                 "responses": {
                     **ok(file(), 201, "The file."),
-                    **errors(400, 401, 422, 429, 455, 500, text=FILE_ERROR_TEXT),
+                    **errors(400, 401, 413, 422, 429, 455, 500, text=FILE_ERROR_TEXT),
                 },
             },
             "get": {
@@ -308,7 +309,7 @@ def paths() -> dict:
                 "requestBody": create_body(version_required=False),
                 "responses": {
                     **created,
-                    **errors(400, 401, 402, 404, 422, 429, 455, 500, 505),
+                    **errors(400, 401, 402, 404, 413, 422, 429, 455, 500, 505),
                 },
             }
         },
@@ -319,7 +320,7 @@ def paths() -> dict:
                 "summary": "Create a prediction of a model version",
                 "description": WAIT_TEXT,
                 "requestBody": create_body(version_required=True),
-                "responses": {**created, **errors(400, 401, 402, 422, 429, 455, 500, 505)},
+                "responses": {**created, **errors(400, 401, 402, 413, 422, 429, 455, 500, 505)},
             },
             "get": {
                 "operationId": "replicateListPredictions",

@@ -32,7 +32,6 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 
 from playground import catalog, lifecycle, services
-from playground.api import limits
 from playground.api.auth import api_view, read_json
 from playground.api.common import callback_url_error, file_url, plausible_id, request_base_url
 from playground.api.errors import ApiError, field_errors
@@ -64,6 +63,7 @@ TITLES = {
     402: "Insufficient credit",
     404: "Not found",
     405: "Method not allowed",
+    413: "Request too large",
     422: "Input validation failed",
     429: "Too many requests",
     455: "Service unavailable",
@@ -309,7 +309,6 @@ def create(request: HttpRequest, model: str, body: dict) -> JsonResponse:
     sent = {key: value for key, value in body.items() if key != "stream"}
     if webhook:
         sent["webhook_events_filter"] = events
-    limits.check_unfinished(request.api_key)
     generation = services.submit(
         user=request.user,
         model=model,

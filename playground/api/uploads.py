@@ -15,7 +15,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, JsonResponse, QueryDict
@@ -101,7 +100,9 @@ def multipart_file(request: HttpRequest, field: str) -> tuple[UploadedFile, Quer
     request.upload_handlers = [handler]
     try:
         files, post = request.FILES, request.POST
-    except (MultiPartParserError, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent) as exc:
+    except MultiPartParserError as exc:
+        # Too many fields or files, or text fields over the memory limit,
+        # pass through to the one 413 of every contract (errors.from_request_limits).
         raise ApiError(400, f"The multipart body could not be read: {exc}") from None
     if handler.refused is not None:
         raise field_errors({field: [str(handler.refused)]})

@@ -21,6 +21,7 @@ ERROR_CODES: dict[int, str] = {
     401: "Unauthorized: the API key is missing or invalid.",
     402: "Insufficient credits for this generation.",
     404: "Not found: no such task (or it belongs to another team), or no such model.",
+    413: "Request too large: a JSON body over 2.5 MB, or a form with too many fields or files.",
     422: "Validation error: data.errors maps each field to messages.",
     429: "Rate limited, or too many running tasks.",
     455: "Service unavailable: maintenance.",
@@ -388,7 +389,7 @@ def _jobs_paths(specs: list[ModelSpec]) -> dict[str, Any]:
                             example={"code": 200, "msg": "success", "data": {"taskId": "task_…"}},
                         ),
                     },
-                    **error_responses(400, 401, 402, 422, 429, 455, 500, 505),
+                    **error_responses(400, 401, 402, 413, 422, 429, 455, 500, 505),
                 },
             }
         },

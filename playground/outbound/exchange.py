@@ -65,6 +65,15 @@ def mapped_errors(
     except httpx.HTTPError as exc:
         detail = str(exc) or type(exc).__name__
         raise FetchError(f"the request to {display(url)} failed: {detail}.") from None
+    except UnicodeError:
+        # httpx builds the next request of every redirect, followed or not,
+        # and reads the Location's host to do it: an "xn--" label that is not
+        # valid Punycode raises idna's UnicodeError there. Any other invalid
+        # Location is httpx's RemoteProtocolError, a FetchError above.
+        raise FetchError(
+            f"{display(url)} redirected to a URL whose host name is not a valid "
+            "internationalized domain name."
+        ) from None
 
 
 def _hop_timeout(request: httpx.Request, seconds: float, deadline: Deadline) -> float:

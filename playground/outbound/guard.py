@@ -192,11 +192,26 @@ def display(url: httpx.URL) -> str:
 
 
 def parse_url(url: str | httpx.URL) -> httpx.URL:
-    """Parse and check the shape of a URL: http(s), a host, no user name or password."""
+    """Parse and check the shape of a URL: http(s), a host, no user name or password.
+
+    Every URL a user sends passes through here before anything else reads
+    it, so whatever cannot be parsed is refused here with UnsafeURL and a
+    reason, never with another exception.
+    """
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
         raise UnsafeURL(f"{str(url)[:200]!r} is not a valid URL ({exc}).") from None
+    try:
+        host = parsed.host
+    except UnicodeError:
+        # httpx keeps an "xn--" label as sent and decodes it only when .host
+        # is read; a label that is not valid Punycode (http://xn--localhost/)
+        # then raises one of idna's UnicodeError subclasses.
+        raise UnsafeURL(
+            f"{display(parsed)} has an invalid host name: "
+            f"{parsed.raw_host.decode('ascii')} is not a valid internationalized domain name."
+        ) from None
     if parsed.scheme not in ALLOWED_SCHEMES:
         scheme = parsed.scheme or "no scheme"
         raise UnsafeURL(
@@ -207,7 +222,7 @@ def parse_url(url: str | httpx.URL) -> httpx.URL:
             f"{display(parsed)} has a user name or password in it; "
             "URLs with credentials are not allowed."
         )
-    if not parsed.host:
+    if not host:
         raise UnsafeURL(f"{display(parsed)} has no host.")
     return parsed
 
@@ -259,9 +274,8 @@ def check_url(url: str | httpx.URL, *, allow_private: bool = False) -> None:
     policy = Policy.current(allow_private)
     if policy.allow_all:
         return
-    host = parsed.raw_host.decode("ascii")
     try:
-        addresses = resolve(host, port_of(parsed))
+        addresses = resolve(parsed.raw_host.decode("ascii"), port_of(parsed))
     except (OSError, UnicodeError):
         raise UnsafeURL(f"{display(parsed)}: could not resolve host {parsed.host}.") from None
     refused = refusal_among(addresses, policy)
