@@ -234,6 +234,31 @@ def schedule_poll(generation_id: int, worker: str, at, *, progress=None, error=F
     return bool(kept)
 
 
+def hand_to_workers(generation_id: int, worker: str, at) -> bool:
+    """generating → queuing for a worker: the poller met a provider only a worker runs.
+
+    The provider is cleared, so the pollers leave it and the sweeper sends
+    it to the workers again after `at` if the queued task is lost.
+    """
+    with transaction.atomic():
+        kept = Generation.objects.filter(
+            pk=generation_id, state=Generation.GENERATING, lease_holder=worker, upstream_ref=""
+        ).update(
+            state=Generation.QUEUING,
+            provider=None,
+            next_poll_at=at,
+            lease_holder="",
+            lease_expires_at=None,
+            attempts=F("attempts") - 1,
+            updated_at=timezone.now(),
+        )
+        if kept:
+            _event(
+                generation_id, Generation.GENERATING, Generation.QUEUING, "to the workers", worker
+            )
+    return bool(kept)
+
+
 def release_poll(generation_id: int, worker: str, at) -> bool:
     """Let go of a polled generation without counting a poll: another hand takes it up."""
     kept = Generation.objects.filter(

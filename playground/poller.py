@@ -34,8 +34,8 @@ from django.utils import timezone
 
 from playground import lifecycle, outbound, providers, queue, tasks
 from playground.models import Generation
-from playground.providers.base import PollError
-from playground.providers.upstream import UpstreamProvider
+from playground.providers.base import PollError, SubmitRefused
+from playground.providers.upstream import Steps, UpstreamProvider
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,39 @@ def due(now) -> Q:
         & (Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
         & (Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True))
     )
+
+
+def claim_submits(holder: str, limit: int) -> list[Generation]:
+    """Take up to `limit` queued generations that services.submit left to the pollers.
+
+    Each is claimed as a worker claims it (lifecycle.claim: queuing →
+    generating, under `holder`'s lease), so a worker that got the same
+    generation some other way finds it taken.
+    """
+    now = timezone.now()
+    pks = (
+        Generation.objects.filter(
+            state=Generation.QUEUING, provider__isnull=False, next_poll_at__lte=now
+        )
+        .order_by("next_poll_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    claimed = [lifecycle.claim(pk, holder) for pk in list(pks)]
+    return [generation for generation in claimed if generation is not None]
+
+
+def routed(model_id: str) -> list:
+    """The model's providers in order, their credentials read here, off the event loop."""
+    rows = providers.route(model_id)
+    for row in rows:
+        row.refresh_from_db(fields=["credentials"])
+    return rows
+
+
+def to_workers(generation: Generation, holder: str) -> None:
+    """A provider the loop cannot drive comes next (the local renderer): a worker runs it all."""
+    if lifecycle.hand_to_workers(generation.pk, holder, queue.redispatch_at(timezone.now())):
+        queue.enqueue("playground.tasks.run_generation", generation.pk)
 
 
 def claim_due(holder: str, limit: int) -> list[Generation]:
@@ -86,24 +119,32 @@ class Poller:
         self.batches = itertools.count(1)
         self.running: set[asyncio.Task] = set()
         self.slots: dict[int, asyncio.Semaphore] = {}
-        self.client = None
+        self.client = self.submit_client = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with outbound.upstream_client(
-            max_connections=self.capacity, per_host=self.per_provider
-        ) as client:
-            self.client = client
+        async with (
+            outbound.upstream_client(
+                max_connections=self.capacity, per_host=self.per_provider
+            ) as client,
+            outbound.upstream_client(max_connections=self.capacity, per_host=0) as fresh,
+        ):
+            # Polls share kept-alive connections; each submit gets a new one.
+            self.client, self.submit_client = client, fresh
             while not stop.is_set():
                 free = self.capacity - len(self.running)
                 claimed = []
                 if free > 0:
                     holder = f"{self.name}:{next(self.batches)}"
                     try:
-                        claimed = await self.db(claim_due, holder, free)
+                        submits = await self.db(claim_submits, holder, free)
+                        polls = await self.db(claim_due, holder, free - len(submits))
+                        claimed = [(self.submit, g) for g in submits] + [
+                            (self.poll, g) for g in polls
+                        ]
                     except Exception:  # a database hiccup must not end the loop
-                        log.exception("claiming due polls failed")
-                for generation in claimed:
-                    task = asyncio.create_task(self.poll(generation))
+                        log.exception("claiming due work failed")
+                for work, generation in claimed:
+                    task = asyncio.create_task(work(generation))
                     self.running.add(task)
                     task.add_done_callback(self.running.discard)
                 if len(claimed) < free or free <= 0:
@@ -115,6 +156,33 @@ class Poller:
             if self.running:
                 await asyncio.wait(self.running, timeout=settings.GENERATION_LEASE_SECONDS / 2)
         self.database.shutdown(wait=True)
+
+    async def submit(self, generation: Generation) -> None:
+        """tasks._run's loop over the model's providers, each submit sent from here."""
+        holder = generation.lease_holder
+        try:
+            if await self.db(tasks.blocked, generation, holder):
+                return
+            tried = tasks.Attempts()
+            for row in await self.db(routed, generation.model_id):
+                provider = providers.for_row(row)
+                if not getattr(provider, "submits_from_poller", False):
+                    await self.db(to_workers, generation, holder)
+                    return
+                if not await self.db(tasks.mark_submitting, generation, holder, row):
+                    return
+                async with self.slot(row.pk):
+                    try:
+                        steps = provider.submitting(generation)
+                        outcome = await self.drive(provider, steps, self.submit_client)
+                    except SubmitRefused as exc:
+                        await self.db(tried.refused, generation, holder, row, exc)
+                        continue
+                await self.db(tasks.started, generation, holder, row, provider, outcome, None)
+                return
+            await self.db(tried.give_up, generation, holder)
+        except Exception as exc:
+            await self.db(tasks.run_crashed, generation, holder, exc)
 
     async def poll(self, generation: Generation) -> None:
         holder = generation.lease_holder
@@ -133,7 +201,8 @@ class Poller:
                     await self.db(lifecycle.release_poll, generation.pk, holder, timezone.now())
                     return
                 try:
-                    outcome = await self.drive(provider, generation)
+                    steps = provider.polling(generation, None)
+                    outcome = await self.drive(provider, steps, self.client)
                 except PollError as exc:
                     await self.db(tasks.poll_failed, generation, holder, exc)
                     return
@@ -141,14 +210,13 @@ class Poller:
         except Exception as exc:
             await self.db(tasks.poll_crashed, generation, holder, exc)
 
-    async def drive(self, provider: UpstreamProvider, generation: Generation):
-        """The poll's steps, each call answered over the shared client (as poll() does)."""
-        steps = provider.polling(generation, None)
+    async def drive(self, provider: UpstreamProvider, steps: Steps, client):
+        """A submit's or a poll's steps, each call answered over `client`."""
         try:
             call = next(steps)
             while True:
                 try:
-                    answer = await provider.exchange_async(self.client, call)
+                    answer = await provider.exchange_async(client, call)
                 except (outbound.FetchError, outbound.UnsafeURL) as exc:
                     call = steps.throw(exc)
                 else:

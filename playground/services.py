@@ -9,11 +9,12 @@ import json
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import ledger
-from config.prepared import PreparedInsert
+from config.prepared import PreparedInsert, PreparedQuery
 from playground import catalog, lifecycle, providers, queue, uploads
 from playground.models import Generation, GenerationEvent
 
@@ -24,6 +25,16 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 # models' save signals.
 NEW_GENERATION = PreparedInsert(Generation)
 NEW_EVENT = PreparedInsert(GenerationEvent)
+# Counted on every create with an API key (config/prepared.py); the partial
+# index gen_key_unfinished holds exactly these rows.
+UNFINISHED_BY_KEY = PreparedQuery(
+    lambda api_key_id: (
+        Generation.objects.filter(api_key_id=api_key_id, state__in=Generation.UNFINISHED)
+        .order_by()
+        .values("pk")
+    ),
+    api_key_id=int,
+)
 
 
 class IdempotencyConflict(Exception):
@@ -32,6 +43,19 @@ class IdempotencyConflict(Exception):
 
 class ModelUnavailable(Exception):
     """No enabled provider serves the model: it cannot be generated now."""
+
+
+class TooManyUnfinished(Exception):
+    """The API key has API_MAX_UNFINISHED_TASKS generations unfinished already."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"Too many unfinished tasks: {limit} allowed for this API key.")
+        self.limit = limit
+
+
+def to_pollers(first) -> bool:
+    """Whether the pollers, not a worker, submit a generation whose first provider is `first`."""
+    return bool(settings.POLLERS) and providers.provider_class(first.kind).submits_from_poller
 
 
 def request_fingerprint(*parts) -> str:
@@ -57,8 +81,10 @@ def submit(
 
     Raises catalog.UnknownModel / catalog.ValidationFailed for bad input,
     ledger.InsufficientCredits when the quote exceeds the available credits
-    (nothing is created or held), IdempotencyConflict when the key was used
-    with another request. With an Idempotency-Key seen before for the same
+    (nothing is created or held), TooManyUnfinished when the API key has
+    API_MAX_UNFINISHED_TASKS generations unfinished already (nothing is
+    created or held), IdempotencyConflict when the key was used with another
+    request. With an Idempotency-Key seen before for the same
     request, returns the original generation and creates nothing.
     """
     fingerprint = request_fingerprint(contract, model, input, callback_url)
@@ -70,7 +96,8 @@ def submit(
     spec = catalog.get_spec(model)
     normalized = catalog.validate(spec.id, input)
     price = catalog.quote(spec.id, normalized)
-    if not providers.route(spec.id):
+    routed = providers.route(spec.id)
+    if not routed:
         raise ModelUnavailable(f"No provider is enabled for {spec.id}; ask an admin to enable one.")
     now = timezone.now()
     try:
@@ -96,7 +123,10 @@ def submit(
                 # Handed to the queue when this transaction commits; should that
                 # hand-off be lost, the sweeper sends it again at next_poll_at.
                 state=Generation.QUEUING,
-                next_poll_at=queue.redispatch_at(now),
+                # The pollers submit it when its first provider is an upstream
+                # they can drive; otherwise a worker, sent at commit.
+                provider=routed[0] if to_pollers(routed[0]) else None,
+                next_poll_at=now if to_pollers(routed[0]) else queue.redispatch_at(now),
             )
             NEW_EVENT.create(
                 generation=generation, to_state=Generation.QUEUING, note=price.breakdown[:2000]
@@ -109,7 +139,10 @@ def submit(
                 generation.hold_reference,
                 note=f"generation {generation.task_id}",
             )
-            queue.dispatch_run(generation.pk)
+            if api_key is not None:
+                _check_unfinished(api_key)
+            if generation.provider_id is None:
+                queue.dispatch_run(generation.pk)
     except IntegrityError:
         # Two requests with one Idempotency-Key raced; the other one won.
         if idempotency_key and api_key is not None:
@@ -118,6 +151,27 @@ def submit(
                 return earlier
         raise
     return generation
+
+
+def _check_unfinished(api_key) -> None:
+    """Refuse the generation just inserted when it takes the key past its limit.
+
+    Called after the hold, under the account row's lock that the hold's
+    UPDATE took: every create of one key holds on the same account (the
+    key's user's), so they pass here one at a time. On PostgreSQL a create
+    that waited for the lock counts with a new snapshot (READ COMMITTED: per
+    statement), which holds the rows the creates before it committed; on
+    SQLite the IMMEDIATE transaction serialises writers from its start.
+    Counted without the lock, two racing creates could both see room (the
+    count-then-insert race). This lock rather than SELECT ... FOR UPDATE of
+    the ApiKey row: a create keeps its statements (the count was one
+    already), where locking the key adds one and holds that lock across the
+    whole transaction.
+    """
+    limit = settings.API_MAX_UNFINISHED_TASKS
+    # The new generation is among the rows: counting stops one past the limit.
+    if UNFINISHED_BY_KEY.count(api_key_id=api_key.pk, up_to=limit + 1) > limit:
+        raise TooManyUnfinished(limit)
 
 
 def _replay(api_key, idempotency_key: str, fingerprint: str) -> Generation | None:

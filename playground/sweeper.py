@@ -55,7 +55,11 @@ def _redispatch(now) -> int:
     due = Generation.objects.filter(
         Q(state=Generation.WAITING, created_at__lt=stale)
         | Q(state=Generation.QUEUING, next_poll_at__lte=now)
-    ).values_list("pk", flat=True)[:BATCH]
+    )
+    if settings.POLLERS:
+        # Queued with a provider: the pollers' to submit (playground/poller.py).
+        due = due.exclude(state=Generation.QUEUING, provider__isnull=False)
+    due = due.values_list("pk", flat=True)[:BATCH]
     count = 0
     for pk in due:
         claimed = Generation.objects.filter(

@@ -45,65 +45,94 @@ def run_generation(generation_id: int) -> None:
     except LeaseLost:
         log.warning("lost the lease on %s; another worker has it", generation.task_id)
     except Exception as exc:
-        log.exception("generation %s crashed", generation.task_id)
-        lifecycle.fail(
-            generation.pk, lifecycle.INTERNAL_ERROR, f"Internal error: {exc}", worker=worker
-        )
+        run_crashed(generation, worker, exc)
+
+
+def run_crashed(generation: Generation, worker: str, exc: Exception) -> None:
+    log.exception("generation %s crashed", generation.task_id)
+    lifecycle.fail(generation.pk, lifecycle.INTERNAL_ERROR, f"Internal error: {exc}", worker=worker)
 
 
 def _run(generation: Generation, worker: str) -> None:
-    term = moderation.blocked_term(
-        generation.prompt, str(generation.input.get("negative_prompt", ""))
-    )
-    if term is not None:
-        lifecycle.fail(
-            generation.pk,
-            lifecycle.CONTENT_VIOLATION,
-            f"The prompt contains a blocked term ({term!r}).",
-            worker=worker,
-        )
+    if blocked(generation, worker):
         return
-
     progress = _progress_reporter(generation.pk, worker)
-    refusals: list[str] = []
-    waits: list[float] = []
+    tried = Attempts()
     with tempfile.TemporaryDirectory(prefix="reelgate-") as tmp:
         workdir = Path(tmp)
         for row in providers.route(generation.model_id):
             provider = providers.for_row(row)
-            if provider.asynchronous and not _mark_submitting(generation, worker, row):
+            if provider.asynchronous and not mark_submitting(generation, worker, row):
                 return
             try:
                 outcome = provider.start(generation, workdir, progress)
             except SubmitRefused as exc:
-                refusals.append(f"{row.name}: {exc}")
-                _clear_submitting(generation, worker)
-                if exc.provider_fault:
-                    breaker.failed(row.pk, f"submit refused: {exc}")
-                if exc.retry_after is not None:
-                    waits.append(exc.retry_after)
+                tried.refused(generation, worker, row, exc)
                 continue
-            if provider.asynchronous:
-                if isinstance(outcome, Failed) and outcome.code == lifecycle.UPSTREAM_AMBIGUOUS:
-                    breaker.failed(row.pk, outcome.message)
-                else:
-                    breaker.answered(row.pk)
-            _settle(generation, worker, row, outcome, workdir)
+            started(generation, worker, row, provider, outcome, workdir)
             return
-    message = "; ".join(refusals) or "No provider serves this model."
-    if waits and _before_deadline(generation, min(waits)):
-        # Every provider is busy, and one said when to come back: the
-        # generation waits in the queue for it instead of failing.
-        lifecycle.requeue(generation.pk, worker, _in(min(waits)), f"all refused: {message}")
-        return
-    lifecycle.fail(generation.pk, lifecycle.UPSTREAM_ERROR, message, worker=worker)
+    tried.give_up(generation, worker)
+
+
+def blocked(generation: Generation, worker: str) -> bool:
+    """A prompt with a blocked term fails before any provider sees it."""
+    term = moderation.blocked_term(
+        generation.prompt, str(generation.input.get("negative_prompt", ""))
+    )
+    if term is None:
+        return False
+    lifecycle.fail(
+        generation.pk,
+        lifecycle.CONTENT_VIOLATION,
+        f"The prompt contains a blocked term ({term!r}).",
+        worker=worker,
+    )
+    return True
+
+
+class Attempts:
+    """The refusals of one generation's providers, and what follows when all refused."""
+
+    def __init__(self) -> None:
+        self.refusals: list[str] = []
+        self.waits: list[float] = []
+
+    def refused(self, generation: Generation, worker: str, row, exc: SubmitRefused) -> None:
+        self.refusals.append(f"{row.name}: {exc}")
+        _clear_submitting(generation, worker)
+        if exc.provider_fault:
+            breaker.failed(row.pk, f"submit refused: {exc}")
+        if exc.retry_after is not None:
+            self.waits.append(exc.retry_after)
+
+    def give_up(self, generation: Generation, worker: str) -> None:
+        message = "; ".join(self.refusals) or "No provider serves this model."
+        if self.waits and _before_deadline(generation, min(self.waits)):
+            # Every provider is busy, and one said when to come back: the
+            # generation waits in the queue for it instead of failing.
+            at = _in(min(self.waits))
+            lifecycle.requeue(generation.pk, worker, at, f"all refused: {message}")
+            return
+        lifecycle.fail(generation.pk, lifecycle.UPSTREAM_ERROR, message, worker=worker)
+
+
+def started(
+    generation: Generation, worker: str, row, provider, outcome, workdir: Path | None
+) -> None:
+    """Act on what a provider's start concluded (and tell its breaker)."""
+    if provider.asynchronous:
+        if isinstance(outcome, Failed) and outcome.code == lifecycle.UPSTREAM_AMBIGUOUS:
+            breaker.failed(row.pk, outcome.message)
+        else:
+            breaker.answered(row.pk)
+    _settle(generation, worker, row, outcome, workdir)
 
 
 def _before_deadline(generation: Generation, seconds: float) -> bool:
     return generation.deadline_at is None or _in(seconds) < generation.deadline_at
 
 
-def _mark_submitting(generation: Generation, worker: str, row) -> bool:
+def mark_submitting(generation: Generation, worker: str, row) -> bool:
     kept = Generation.objects.filter(
         pk=generation.pk, state=Generation.GENERATING, lease_holder=worker
     ).update(provider=row, upstream_ref=SUBMITTING + row.name[:150])

@@ -130,6 +130,9 @@ class _Route:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: a burst of concurrent clients (the
+    # poller's submits) would overflow it and see connections reset.
+    request_queue_size = 128
     owner: LoopbackServer
 
 

@@ -37,7 +37,7 @@ def test_slow_status_calls_are_in_flight_together(worker, alice):
         done = [finish(generation, timeout=60) for generation in made]
         first_polls = sorted({r.query["taskId"][0]: r.at for r in fake.polls}.values())
 
-    assert [g.state for g in done] == [Generation.SUCCESS] * COUNT
+    assert [g.state for g in done] == [Generation.SUCCESS] * COUNT, [g.fail_msg for g in done]
     assert len(first_polls) == COUNT
     # Sent one after another, twenty 1 s answers would spread the first polls
     # over twenty seconds; sent together, most arrive within one answer's time.

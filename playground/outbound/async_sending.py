@@ -27,7 +27,12 @@ from .sending import DEFAULT_MAX_RESPONSE_BYTES, OutboundResponse
 
 
 def upstream_client(*, max_connections: int = 500, per_host: int = 100) -> httpx.AsyncClient:
-    """One pooled client for a poller: keep-alive connections shared by every poll."""
+    """One pooled client for a poller: keep-alive connections shared by every poll.
+
+    `per_host=0` keeps no connection open between requests: for submits, which
+    are never sent twice, a kept connection the upstream closed meanwhile
+    would turn a refused-before-reading request into an ambiguous one.
+    """
     return httpx.AsyncClient(
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,

@@ -104,6 +104,9 @@ class BaseProvider(ABC):
     kind: str = ""
     # Whether start() returns Running and needs polling.
     asynchronous = False
+    # Whether the poller may send its submit (UpstreamProvider.submitting),
+    # rather than a worker calling start().
+    submits_from_poller = False
 
     def __init__(self, row: Provider):
         self.row = row

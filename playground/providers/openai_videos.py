@@ -95,6 +95,8 @@ class OpenAIVideosProvider(UpstreamProvider):
     default_base_url = "https://api.openai.com"
     models: dict[str, Any] = {}  # our catalog ids, as they are
     id_name = "video id"
+    # start() fetches the input_reference image into its workdir first.
+    submits_from_poller = False
 
     # The image file going as input_reference while a submit is under way:
     # submit_call() has no workdir to fetch it into, start() has.

@@ -161,6 +161,7 @@ class UpstreamProvider(BaseProvider):
     """
 
     asynchronous = True
+    submits_from_poller = True
     default_base_url = ""
     models: dict[str, Any] = {}
     # Seconds for the whole exchange (each network phase and the total). It
