@@ -23,8 +23,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from accounts import ledger
@@ -114,7 +114,8 @@ def claim_poll(generation_id: int, worker: str, poll_count: int) -> Generation |
         )
         .exclude(upstream_ref="")
         .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-        .update(lease_holder=worker, lease_expires_at=lease_until())
+        # next_poll_at cleared: an upstream callback during the poll sets it (wake).
+        .update(lease_holder=worker, lease_expires_at=lease_until(), next_poll_at=None)
     )
     if not taken:
         return None
@@ -178,7 +179,7 @@ def handed_upstream(
             provider_id=provider_id,
             upstream_ref=reference,
             upstream_state=state or {},
-            next_poll_at=first_poll_at,
+            next_poll_at=_sooner(first_poll_at),
             lease_holder="",
             lease_expires_at=None,
             updated_at=timezone.now(),
@@ -219,7 +220,7 @@ def requeue(generation_id: int, worker: str, at, note: str) -> bool:
 def schedule_poll(generation_id: int, worker: str, at, *, progress=None, error=False) -> bool:
     """Release a polled generation until its next poll."""
     fields = {
-        "next_poll_at": at,
+        "next_poll_at": _sooner(at),
         "lease_holder": "",
         "lease_expires_at": None,
         "poll_count": F("poll_count") + 1,
@@ -257,6 +258,24 @@ def hand_to_workers(generation_id: int, worker: str, at) -> bool:
                 generation_id, Generation.GENERATING, Generation.QUEUING, "to the workers", worker
             )
     return bool(kept)
+
+
+def wake(generation_id: int) -> bool:
+    """An upstream called back: poll the generation now.
+
+    Also while it is being submitted or polled: the transition that ends
+    that (handed_upstream, schedule_poll) keeps the sooner of the two times
+    (`_sooner`), so a callback that beats the submit's answer is not lost.
+    """
+    woken = Generation.objects.filter(pk=generation_id, state=Generation.GENERATING).update(
+        next_poll_at=timezone.now()
+    )
+    return bool(woken)
+
+
+def _sooner(at):
+    """`at`, or the wake-up time a callback set meanwhile when that is sooner."""
+    return Least(Coalesce(F("next_poll_at"), Value(at)), Value(at))
 
 
 def release_poll(generation_id: int, worker: str, at) -> bool:

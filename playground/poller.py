@@ -94,8 +94,9 @@ def claim_due(holder: str, limit: int) -> list[Generation]:
     if not pks:
         return []
     # The same condition again: a row another poller took meanwhile is not ours.
+    # next_poll_at cleared: an upstream callback during the poll sets it (lifecycle.wake).
     Generation.objects.filter(due(now), pk__in=pks).update(
-        lease_holder=holder, lease_expires_at=lifecycle.lease_until()
+        lease_holder=holder, lease_expires_at=lifecycle.lease_until(), next_poll_at=None
     )
     return list(
         Generation.objects.select_related("provider").filter(pk__in=pks, lease_holder=holder)

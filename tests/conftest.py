@@ -6,10 +6,12 @@ in a team of her own.
 
 import secrets
 import shutil
+import socket
 import tempfile
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from django.conf import settings as django_settings
@@ -17,7 +19,7 @@ from django.conf import settings as django_settings
 from accounts import apikeys, ledger
 from accounts.models import Team
 from accounts.teams import create_member
-from tests.processes import ManagedProcess, process_env
+from tests.processes import ManagedProcess, manage, process_env, wait_for
 
 _MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="reelgate-test-media-"))
 # The callback retry window of the worker processes (see worker_processes).
@@ -190,3 +192,45 @@ def worker(transactional_db, worker_processes, local_renderer):
     yield worker_processes
     for process in worker_processes:
         assert process.popen.poll() is None, f"{process.name} died:\n{process.log_tail()}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def upstream_reelgate(tmp_path_factory, worker_processes):
+    """Another install: its own SQLite database, media, queue, user and key."""
+    home = tmp_path_factory.mktemp("upstream-reelgate")
+    port = _free_port()
+    env = process_env(
+        DATABASE_URL=f"sqlite:///{home / 'db.sqlite3'}",
+        MEDIA_ROOT=str(home / "media"),
+        KEY_PREFIX=f"upstream-{port}",
+        ALLOW_PRIVATE_URLS="1",
+        MODERATION_BLOCKED_TERMS="upstreamblocked",
+        DJANGO_SUPERUSER_PASSWORD="upstream-password",
+    )
+    manage(env, "migrate", "--noinput")
+    manage(env, "createsuperuser", "--noinput", "--username", "gateway", "--email", "g@example.com")
+    manage(env, "credits", "grant", "gateway", "10000")
+    key = manage(env, "apikey", "create", "gateway").strip().splitlines()[-1]
+    processes = [
+        ManagedProcess("upstream-web", ["runserver", "--noreload", f"127.0.0.1:{port}"], env, home),
+        ManagedProcess("upstream-qcluster", ["qcluster"], env, home),
+        ManagedProcess("upstream-sweeper", ["sweeper"], env, home),
+    ]
+    url = f"http://127.0.0.1:{port}"
+
+    def answers():
+        try:
+            return httpx.get(url + "/api/openapi.json", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(answers, timeout=60, interval=0.3, message="the upstream Reelgate to start")
+    yield url, key
+    for process in processes:
+        process.stop()

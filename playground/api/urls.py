@@ -9,6 +9,7 @@ from playground.api import (
     replicate_files,
     replicate_predictions,
     uploads,
+    upstream_callbacks,
     video_generations,
 )
 
@@ -16,6 +17,11 @@ urlpatterns = [
     path("api/openapi.json", openapi.openapi_json, name="openapi"),
     path("docs/", docs.docs_index, name="docs"),
     path("docs/models/<path:model>/", docs.model_docs, name="docs-model"),
+    path(
+        "api/upstream-callbacks/<str:task_id>/<str:token>",
+        upstream_callbacks.upstream_callback,
+        name="upstream-callback",
+    ),
     path("api/v1/jobs/createTask", jobs.create_task, name="jobs-create"),
     path("api/v1/jobs/recordInfo", jobs.record_info, name="jobs-record"),
     path("api/v1/jobs/cancel", jobs.cancel, name="jobs-cancel"),

@@ -116,7 +116,10 @@ class FalProvider(UpstreamProvider):
 
     def submit_call(self, generation: Generation, model: Any) -> Call:
         app, body = self.built_input(generation, model)
-        return Call(f"/{app}", method="POST", json=body)
+        # fal's webhook is a query parameter of the submit (fal_webhook).
+        callback = self.callback_url(generation)
+        params = {"fal_webhook": callback} if callback else None
+        return Call(f"/{app}", method="POST", json=body, params=params)
 
     def accepted(self, answer: Answer, generation: Generation) -> Running:
         body = answer.object

@@ -25,6 +25,8 @@ class GenerateTaskProvider(KieStyleProvider):
         # "async": we poll; the callback mode would need a URL of ours the
         # upstream can reach.
         body = {"request_type": "async", "input": generation.input}
+        if callback := self.callback_url(generation):
+            body["callback_url"] = callback  # a wake-up only: we poll all the same
         return Call(f"/api/v1/generateTask/{_segment(model)}", method="POST", json=body)
 
     def poll_call(self, generation: Generation, model: str) -> Call:

@@ -22,6 +22,8 @@ class JobsProvider(KieStyleProvider):
 
     def submit_call(self, generation: Generation, model: str) -> Call:
         body = {"model": model, "input": generation.input}
+        if callback := self.callback_url(generation):
+            body["callBackUrl"] = callback
         return Call("/api/v1/jobs/createTask", method="POST", json=body)
 
     def poll_call(self, generation: Generation, model: str) -> Call:

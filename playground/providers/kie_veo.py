@@ -26,9 +26,9 @@ Kie's server takes is not stated, so a row can choose the other with options
 google/veo-3-1 is Kie's `veo3` (Veo 3.1 Quality); map it to `veo3_fast` in the
 row's model_map for the Fast tier. Kie documents no duration field, so none is
 sent: the clip is as long as Kie makes it (8 s by default, by third-party
-accounts), and a 5 s request may come back longer. No callBackUrl is sent: the
-poller asks record-info, the source of truth for every Veo task. There is no
-cancel call.
+accounts), and a 5 s request may come back longer. callBackUrl is our wake-up URL
+when PUBLIC_BASE_URL is set (wakeup.py): a callback only makes the poll due, and
+record-info stays the source of truth for every Veo task. There is no cancel call.
 """
 
 from __future__ import annotations
@@ -100,6 +100,8 @@ class KieVeoProvider(EnvelopeProvider):
         seed = params["seed"]
         if isinstance(seed, int) and seed in SEEDS:
             body["seeds"] = seed
+        if callback := self.callback_url(generation):
+            body["callBackUrl"] = callback
         return Call("/api/v1/veo/generate", method="POST", json=body)
 
     @property

@@ -190,6 +190,8 @@ class KlingProvider(UpstreamProvider):
             body.update(self.video_fields(input, endpoint, name, mode))
         # Our id travels with the task: after a lost answer it is found by it.
         body["external_task_id"] = generation.task_id
+        if callback := self.callback_url(generation):
+            body["callback_url"] = callback
         return Call(f"/v1/videos/{endpoint}", method="POST", json=body)
 
     def model_and_mode(

@@ -112,8 +112,20 @@ class ReplicateProvider(UpstreamProvider):
     def submit_call(self, generation: Generation, model: Any) -> Call:
         name, body = self.upstream_input(generation, model)
         if ":" in name:  # a pinned version
-            return Call("/v1/predictions", method="POST", json={"version": name, "input": body})
-        return Call(f"/v1/models/{name}/predictions", method="POST", json={"input": body})
+            return Call(
+                "/v1/predictions",
+                method="POST",
+                json={"version": name, "input": body} | self.webhook(generation),
+            )
+        return Call(
+            f"/v1/models/{name}/predictions",
+            method="POST",
+            json={"input": body} | self.webhook(generation),
+        )
+
+    def webhook(self, generation: Generation) -> dict[str, Any]:
+        callback = self.callback_url(generation)
+        return {"webhook": callback, "webhook_events_filter": ["completed"]} if callback else {}
 
     def upstream_input(self, generation: Generation, model: Any) -> tuple[str, dict[str, Any]]:
         """The model and its input; SubmitRefused (nothing sent) when Replicate has none."""

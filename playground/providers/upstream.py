@@ -53,6 +53,7 @@ from django.conf import settings
 
 from playground import lifecycle, outbound
 from playground.models import Generation
+from playground.providers import wakeup
 from playground.providers.base import (
     BaseProvider,
     CheckFailed,
@@ -238,6 +239,10 @@ class UpstreamProvider(BaseProvider):
 
     def describe_check(self, answer: Answer) -> str:
         return "credentials accepted"
+
+    def callback_url(self, generation: Generation) -> str | None:
+        """Our URL for the upstream to call back (a wake-up, wakeup.py), when it can reach us."""
+        return wakeup.callback_url(generation)
 
     def download_headers(self) -> dict[str, str]:
         """Headers result URLs on the provider's own origin need; none by default."""

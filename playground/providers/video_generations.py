@@ -22,6 +22,8 @@ class VideoGenerationsProvider(KieStyleProvider):
         # The contract has no `input` object: the fields sit beside `model`,
         # which is set last so that no input field can replace it.
         body = {**generation.input, "model": model}
+        if callback := self.callback_url(generation):
+            body["callback_url"] = callback
         return Call("/api/v1/video/generations", method="POST", json=body)
 
     def poll_call(self, generation: Generation, model: str) -> Call:

@@ -2,60 +2,16 @@
 contract: the adapters speak to the real thing, not only to fakes."""
 
 import json
-import socket
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from accounts.models import CreditAccount
 from playground import services
 from playground.models import Generation, Provider
-from tests.processes import ManagedProcess, manage, process_env, wait_for
+from tests.processes import wait_for
 
 PROMPT = "A glass of water on a windowsill, morning light"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def upstream_reelgate(tmp_path_factory, worker_processes):
-    """Another install: its own SQLite database, media, queue, user and key."""
-    home = tmp_path_factory.mktemp("upstream-reelgate")
-    port = free_port()
-    env = process_env(
-        DATABASE_URL=f"sqlite:///{home / 'db.sqlite3'}",
-        MEDIA_ROOT=str(home / "media"),
-        KEY_PREFIX=f"upstream-{port}",
-        ALLOW_PRIVATE_URLS="1",
-        MODERATION_BLOCKED_TERMS="upstreamblocked",
-        DJANGO_SUPERUSER_PASSWORD="upstream-password",
-    )
-    manage(env, "migrate", "--noinput")
-    manage(env, "createsuperuser", "--noinput", "--username", "gateway", "--email", "g@example.com")
-    manage(env, "credits", "grant", "gateway", "10000")
-    key = manage(env, "apikey", "create", "gateway").strip().splitlines()[-1]
-    processes = [
-        ManagedProcess("upstream-web", ["runserver", "--noreload", f"127.0.0.1:{port}"], env, home),
-        ManagedProcess("upstream-qcluster", ["qcluster"], env, home),
-        ManagedProcess("upstream-sweeper", ["sweeper"], env, home),
-    ]
-    url = f"http://127.0.0.1:{port}"
-
-    def answers():
-        try:
-            return httpx.get(url + "/api/openapi.json", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(answers, timeout=60, interval=0.3, message="the upstream Reelgate to start")
-    yield url, key
-    for process in processes:
-        process.stop()
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from tests.contract.openai_videos_server import (
     openai_error,
     parse_form,
 )
-from tests.contract.test_chained_reelgate import finished, upstream_reelgate  # noqa: F401
+from tests.contract.test_chained_reelgate import finished
 from tests.httpservers import LoopbackServer, Reply
 
 pytestmark = pytest.mark.django_db

@@ -36,7 +36,7 @@ from tests.contract.replicate_server import (
     Step,
     problem,
 )
-from tests.contract.test_chained_reelgate import finished, upstream_reelgate  # noqa: F401
+from tests.contract.test_chained_reelgate import finished
 from tests.httpservers import Reply
 
 pytestmark = pytest.mark.django_db
