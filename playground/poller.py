@@ -23,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
@@ -170,6 +170,11 @@ class Poller:
                 if not getattr(provider, "submits_from_poller", False):
                     await self.db(to_workers, generation, holder)
                     return
+                if not in_lease(generation, provider):
+                    # The claim is too old to send a submit inside it: claimed anew later.
+                    at = timezone.now()
+                    await self.db(lifecycle.requeue, generation.pk, holder, at, "lease ran short")
+                    return
                 if not await self.db(tasks.mark_submitting, generation, holder, row):
                     return
                 async with self.slot(row.pk):
@@ -187,7 +192,6 @@ class Poller:
 
     async def poll(self, generation: Generation) -> None:
         holder = generation.lease_holder
-        claimed_at = time.monotonic()
         try:
             provider = providers.for_row(generation.provider)
             if not isinstance(provider, UpstreamProvider):  # nothing this loop can poll
@@ -197,8 +201,9 @@ class Poller:
                 await self.db(tasks.submit_was_lost, generation, holder)
                 return
             async with self.slot(generation.provider_id):
-                if time.monotonic() - claimed_at > settings.GENERATION_LEASE_SECONDS / 2:
-                    # Waited too long for a slot: the lease may be near its end.
+                if not in_lease(generation, provider):
+                    # Waited too long (for a slot, or a busy loop): the lease
+                    # could end mid-call and another poller take the poll.
                     await self.db(lifecycle.release_poll, generation.pk, holder, timezone.now())
                     return
                 try:
@@ -239,6 +244,12 @@ class Poller:
     def to_worker(generation: Generation, holder: str) -> None:
         if lifecycle.release_poll(generation.pk, holder, queue.redispatch_at(timezone.now())):
             queue.enqueue("playground.tasks.poll_generation", generation.pk, generation.poll_count)
+
+
+def in_lease(generation: Generation, provider: UpstreamProvider) -> bool:
+    """Whether a call sent now ends, answered or timed out, before the claim's lease does."""
+    sent_by = timezone.now() + timedelta(seconds=provider.seconds)
+    return generation.lease_expires_at is not None and sent_by < generation.lease_expires_at
 
 
 def _with_connection(function, *args):
