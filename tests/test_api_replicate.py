@@ -5,18 +5,21 @@ Predictions that must really render use the real worker and the catalog's
 quickest inputs; the errors and the list start from rows written here.
 """
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
 
 import httpx
 import pytest
 import replicate
+from django.core.cache import cache
 from django.utils import timezone
 from replicate.exceptions import ModelError, ReplicateError
 from replicate.helpers import FileOutput
 from replicate.pagination import paginate
 
-from accounts import apikeys
+from accounts import apikeys, ledger
 from accounts.models import LedgerEntry
 from playground import catalog
 from playground.api import replicate_predictions
@@ -337,3 +340,35 @@ def test_prefer_wait_reads_seconds_and_clamps_them(rf):
     with pytest.raises(replicate_predictions.ApiError) as raised:
         wait("wait=soon")
     assert raised.value.status == 400
+
+
+def test_waits_past_the_key_and_team_caps_answer_at_once(
+    live_server, alice, alice_key, bob, settings
+):
+    """A waiting request holds a server thread: one tenant may hold only a few."""
+    settings.API_WAITS_PER_KEY, settings.API_WAITS_PER_TEAM = 1, 1
+    _, bobs_key = apikeys.issue(bob, "bob's key")  # bob is alice's teammate
+    ledger.grant(bob.credit_account, Decimal("500.00"), note="test credits")
+    url = live_server.url + "/v1/models/google/veo-3-1/predictions"
+
+    def create(key: str, wait: int) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {key}", "Prefer": f"wait={wait}"}
+        return httpx.post(url, json={"input": VEO}, headers=headers, timeout=30)
+
+    with ThreadPoolExecutor(1) as pool:
+        holding = pool.submit(create, alice_key, 3)  # nothing renders it: waits all 3 s
+        slot = f"api-wait:key:{alice_key[: apikeys.PREFIX_LENGTH]}"
+        wait_for(
+            lambda: cache.get(slot) == 1, timeout=10, message="the first wait to hold its slot"
+        )
+        started = time.monotonic()
+        same_key, same_team = create(alice_key, 3), create(bobs_key, 3)
+        answered_in = time.monotonic() - started
+        held = holding.result()
+
+    assert held.headers["Preference-Applied"] == "wait=3"
+    for refused in (same_key, same_team):
+        assert refused.status_code == 201
+        assert refused.json()["status"] == "starting"  # the client polls on from here
+        assert "Preference-Applied" not in refused.headers
+    assert answered_in < 2  # neither waited its 3 s

@@ -1,4 +1,4 @@
-"""The per-key request rate: requests per minute, counted in the cache.
+"""The per-key request rate, and the requests allowed to wait (`Prefer: wait`), in the cache.
 
 The counter is soft, as rate limits may be: a fixed one-minute window in the
 cache, shared by every server process through Redis when REDIS_URL is set.
@@ -7,6 +7,8 @@ in the database by services.submit, under the lock its credit hold takes.
 """
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.cache import cache
@@ -58,3 +60,40 @@ def _count(key: str) -> int:
     if used == 1:
         client.expire(name, WINDOW_TTL)
     return used
+
+
+# A held wait slot outlives the longest wait (60 s) a little, then expires:
+# a process killed mid-wait does not keep its slots.
+WAIT_TTL = 90
+
+
+@contextmanager
+def wait_slot(api_key, team_id: int) -> Iterator[bool]:
+    """Whether this request may wait for its result, holding a slot while it does.
+
+    A waiting request holds one of the server's request threads. So waits are
+    counted per API key (API_WAITS_PER_KEY) and per team (API_WAITS_PER_TEAM):
+    past either, the request answers at once, as a client must expect anyway
+    (Replicate's answers `starting` and its client polls from there). The
+    counters are soft, like the request rate: shared through Redis, or per
+    process on the local-memory cache.
+    """
+    counters = [
+        (f"api-wait:key:{api_key.prefix}", settings.API_WAITS_PER_KEY),
+        (f"api-wait:team:{team_id}", settings.API_WAITS_PER_TEAM),
+    ]
+    taken = []
+    try:
+        for key, allowed in counters:
+            cache.add(key, 0, WAIT_TTL)
+            taken.append(key)
+            if cache.incr(key) > allowed:
+                yield False
+                return
+        yield True
+    finally:
+        for key in taken:
+            try:
+                cache.decr(key)
+            except ValueError:  # expired meanwhile: nothing to give back
+                pass

@@ -32,6 +32,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 
 from playground import catalog, lifecycle, services
+from playground.api import limits
 from playground.api.auth import api_view, read_json
 from playground.api.common import callback_url_error, file_url, plausible_id, request_base_url
 from playground.api.errors import ApiError, field_errors
@@ -321,11 +322,16 @@ def create(request: HttpRequest, model: str, body: dict) -> JsonResponse:
         idempotency_key=request.headers.get("Idempotency-Key", "")[:200],
     )
     status = None
-    if wait and not hold(generation, wait):
-        # The client's run() takes every status but `starting` as final and
-        # would return no output: an unfinished prediction says `starting`,
-        # and the client polls it from there.
-        status = "starting"
+    if wait:
+        with limits.wait_slot(request.api_key, generation.team_id) as may_wait:
+            finished = may_wait and hold(generation, wait)
+        if not may_wait:
+            wait = 0  # not applied: no Preference-Applied header
+        if not finished:
+            # The client's run() takes every status but `starting` as final and
+            # would return no output: an unfinished prediction says `starting`,
+            # and the client polls it from there.
+            status = "starting"
     generation = team_prediction(request, generation.task_id)
     response = JsonResponse(prediction(generation, request, status=status), status=201)
     if wait:
