@@ -195,12 +195,16 @@ def handed_upstream(
     return bool(kept)
 
 
-def requeue(generation_id: int, worker: str, at, note: str) -> bool:
-    """generating → queuing until `at`: every provider asked for time (a rate limit).
+def requeue(generation_id: int, worker: str, at, note: str, *, to_workers: bool = False) -> bool:
+    """generating → queuing until `at`, before anything was submitted upstream.
 
+    For every provider asking for time (a rate limit), or, `to_workers`, for
+    the poller that met a provider only a worker runs (the local renderer):
+    the provider is then cleared, so the pollers leave it to the workers.
     The attempt is given back: it was no worker's failure, and the sweeper
-    sends the generation again once `at` has passed.
+    (or a poller) sends the generation again once `at` has passed.
     """
+    fields = {"provider": None} if to_workers else {}
     with transaction.atomic():
         kept = Generation.objects.filter(
             pk=generation_id, state=Generation.GENERATING, lease_holder=worker, upstream_ref=""
@@ -211,6 +215,7 @@ def requeue(generation_id: int, worker: str, at, note: str) -> bool:
             lease_expires_at=None,
             attempts=F("attempts") - 1,
             updated_at=timezone.now(),
+            **fields,
         )
         if kept:
             _event(generation_id, Generation.GENERATING, Generation.QUEUING, note, worker)
@@ -232,31 +237,6 @@ def schedule_poll(generation_id: int, worker: str, at, *, progress=None, error=F
     kept = Generation.objects.filter(
         pk=generation_id, state=Generation.GENERATING, lease_holder=worker
     ).update(**fields)
-    return bool(kept)
-
-
-def hand_to_workers(generation_id: int, worker: str, at) -> bool:
-    """generating → queuing for a worker: the poller met a provider only a worker runs.
-
-    The provider is cleared, so the pollers leave it and the sweeper sends
-    it to the workers again after `at` if the queued task is lost.
-    """
-    with transaction.atomic():
-        kept = Generation.objects.filter(
-            pk=generation_id, state=Generation.GENERATING, lease_holder=worker, upstream_ref=""
-        ).update(
-            state=Generation.QUEUING,
-            provider=None,
-            next_poll_at=at,
-            lease_holder="",
-            lease_expires_at=None,
-            attempts=F("attempts") - 1,
-            updated_at=timezone.now(),
-        )
-        if kept:
-            _event(
-                generation_id, Generation.GENERATING, Generation.QUEUING, "to the workers", worker
-            )
     return bool(kept)
 
 

@@ -79,7 +79,8 @@ def routed(model_id: str) -> list:
 
 def to_workers(generation: Generation, holder: str) -> None:
     """A provider the loop cannot drive comes next (the local renderer): a worker runs it all."""
-    if lifecycle.hand_to_workers(generation.pk, holder, queue.redispatch_at(timezone.now())):
+    at = queue.redispatch_at(timezone.now())
+    if lifecycle.requeue(generation.pk, holder, at, "to the workers", to_workers=True):
         queue.enqueue("playground.tasks.run_generation", generation.pk)
 
 

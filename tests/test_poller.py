@@ -10,7 +10,7 @@ from accounts import ledger
 from playground import lifecycle, services
 from playground.models import Generation, Provider
 from playground.poller import claim_due
-from tests.contract.fakes import JOBS, FakeUpstream, Step, finish
+from tests.contract.fakes import JOBS, FakeUpstream, Step, envelope, finish
 from tests.httpservers import Reply
 
 pytestmark = pytest.mark.django_db
@@ -76,3 +76,16 @@ def test_a_failed_upstream_task_is_settled_by_the_poller(worker, alice):
     assert (generation.state, generation.fail_code) == (Generation.FAIL, "CONTENT_VIOLATION")
     events = list(generation.events.values_list("worker", flat=True))
     assert any(":poller:" in name for name in events), json.dumps(events)
+
+
+def test_a_refused_submit_falls_back_to_the_local_renderer_through_a_worker(worker, alice):
+    with FakeUpstream(JOBS) as fake:
+        fake.on_submit(envelope(402, "Insufficient credits"), envelope(402, "Insufficient credits"))
+        fake.provider_row(priority=1)
+        generation = finish(services.submit(user=alice, model=JOBS.model, input=JOBS.input))
+
+    assert generation.state == Generation.SUCCESS, generation.fail_msg
+    assert generation.provider.kind == Provider.LOCAL
+    notes = list(generation.events.values_list("note", flat=True))
+    # The poller tried the upstream, then left the renderer to a worker.
+    assert "to the workers" in notes
