@@ -29,7 +29,8 @@ from functools import partial
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import Q
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from playground import lifecycle, outbound, providers, queue, tasks
@@ -53,16 +54,19 @@ def due(now) -> Q:
 def claim_submits(holder: str, limit: int) -> list[Generation]:
     """Take up to `limit` queued generations that services.submit left to the pollers.
 
-    Each is claimed as a worker claims it (lifecycle.claim: queuing →
-    generating, under `holder`'s lease), so a worker that got the same
-    generation some other way finds it taken.
+    Teams in turn (round robin); each claimed as a worker claims it
+    (lifecycle.claim: queuing → generating, under `holder`'s lease), so a
+    worker that got the same generation some other way finds it taken.
     """
     now = timezone.now()
     pks = (
         Generation.objects.filter(
             state=Generation.QUEUING, provider__isnull=False, next_poll_at__lte=now
         )
-        .order_by("next_poll_at")
+        # Teams take turns: each team's oldest first, then each one's second...
+        # so one team's thousand queued never hold up another team's one.
+        .annotate(turn=Window(RowNumber(), partition_by=[F("team_id")], order_by=F("pk").asc()))
+        .order_by("turn", "pk")
         .values_list("pk", flat=True)[:limit]
     )
     claimed = [lifecycle.claim(pk, holder) for pk in list(pks)]

@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts import ledger
 from playground import lifecycle, services
 from playground.models import Generation, Provider
-from playground.poller import claim_due
+from playground.poller import claim_due, claim_submits
 from tests.contract.fakes import JOBS, FakeUpstream, Step, envelope, finish
 from tests.httpservers import Reply
 
@@ -89,3 +89,20 @@ def test_a_refused_submit_falls_back_to_the_local_renderer_through_a_worker(work
     notes = list(generation.events.values_list("note", flat=True))
     # The poller tried the upstream, then left the renderer to a worker.
     assert "to the workers" in notes
+
+
+def test_queued_submits_are_claimed_by_team_in_turn(alice, carol):
+    """Team A queued six, team B one after them: B's is among the first claimed."""
+    ledger.grant(carol.credit_account, Decimal("100.00"), note="one generation")
+    Provider.objects.create(
+        name="up", kind=Provider.JOBS, base_url="http://127.0.0.1:9", priority=1
+    )
+    for _ in range(6):
+        services.submit(user=alice, model=JOBS.model, input=JOBS.input)
+    late = services.submit(user=carol, model=JOBS.model, input=JOBS.input)
+    assert late.provider_id is not None  # left to the pollers, not a worker
+
+    first_two = claim_submits("poller:1", 2)
+
+    assert {g.owner for g in first_two} == {alice, carol}
+    assert all(g.state == Generation.GENERATING for g in first_two)
