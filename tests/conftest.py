@@ -19,6 +19,7 @@ from django.conf import settings as django_settings
 from accounts import apikeys, ledger
 from accounts.models import Team
 from accounts.teams import create_member
+from tests import processes as processes_module
 from tests.processes import ManagedProcess, manage, process_env, wait_for
 
 _MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="reelgate-test-media-"))
@@ -182,7 +183,9 @@ def worker_processes(django_db_setup, django_db_blocker, tmp_path_factory):
         ManagedProcess("sweeper", ["sweeper"], env, logs),
         ManagedProcess("poller", ["poller"], env, logs),
     ]
+    processes_module.SESSION.extend(processes)
     yield processes
+    processes_module.SESSION.clear()
     for process in processes:
         process.stop()
 

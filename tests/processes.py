@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -83,6 +85,28 @@ def _die_with_parent() -> None:
     """
     if _prctl is not None:
         _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+# The session's worker processes (tests/conftest.py), once a test started them.
+SESSION: list["ManagedProcess"] = []
+
+
+@contextmanager
+def paused(processes: list["ManagedProcess"]) -> Iterator[None]:
+    """Stop these processes (and their children) for the block, then let them go on.
+
+    A drill's stack shares the test database with the session's sweeper and
+    poller, which would otherwise take the drill's generations as their own
+    work: correct, but not the drill under test.
+    """
+    stopped = [process for process in processes if process.popen.poll() is None]
+    for process in stopped:
+        os.killpg(process.popen.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for process in stopped:
+            os.killpg(process.popen.pid, signal.SIGCONT)
 
 
 class ManagedProcess:

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from playground import lifecycle, providers, services
@@ -98,12 +99,16 @@ def test_a_second_reelgate_calls_back_the_first(
     row = Provider.objects.create(
         name="upstream", kind=Provider.JOBS, base_url=url, credentials={"api_key": key}
     )
-    generation = services.submit(
-        user=alice, model="kling/v2-1", input={"prompt": PROMPT, "resolution": "480p"}
-    )
-    Generation.objects.filter(pk=generation.pk).update(state=Generation.GENERATING)
-    outcome = providers.for_row(row).start(generation, tmp_path, keep_lease)
+    # Held by this test alone from its first commit: the session's poller and
+    # sweeper, sharing the database, must not submit or poll it themselves.
     far = timezone.now() + timedelta(hours=1)
+    held = {"state": Generation.GENERATING, "lease_holder": "test", "lease_expires_at": far}
+    with transaction.atomic():
+        generation = services.submit(
+            user=alice, model="kling/v2-1", input={"prompt": PROMPT, "resolution": "480p"}
+        )
+        Generation.objects.filter(pk=generation.pk).update(**held)
+    outcome = providers.for_row(row).start(generation, tmp_path, keep_lease)
     Generation.objects.filter(pk=generation.pk).update(
         provider=row, upstream_ref=outcome.reference, next_poll_at=far
     )

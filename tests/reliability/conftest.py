@@ -16,7 +16,7 @@ import pytest
 from accounts import ledger
 from accounts.models import CreditAccount, CreditHold, LedgerEntry
 from playground.models import Generation, Provider
-from tests.processes import wait_for
+from tests.processes import SESSION, paused, wait_for
 from tests.reliability.stack import RedisServer, Stack
 
 
@@ -35,10 +35,11 @@ def stacks(transactional_db, local_renderer, tmp_path):
         made.append(stack)
         return stack
 
-    yield make
-    for stack in made:
-        stack.stop()
-        stack.delete_keys()
+    with paused(SESSION):
+        yield make
+        for stack in made:
+            stack.stop()
+            stack.delete_keys()
 
 
 @pytest.fixture
