@@ -23,7 +23,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from functools import partial
 
@@ -39,6 +42,9 @@ from playground.providers.base import PollError, SubmitRefused
 from playground.providers.upstream import Steps, UpstreamProvider
 
 log = logging.getLogger(__name__)
+
+# Connections per httpx pool (see Poller.run).
+CONNECTIONS_PER_POOL = 25
 
 
 def due(now) -> Q:
@@ -125,17 +131,30 @@ class Poller:
         self.batches = itertools.count(1)
         self.running: set[asyncio.Task] = set()
         self.slots: dict[int, asyncio.Semaphore] = {}
-        self.client = self.submit_client = None
+        self.clients = self.submit_clients = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with (
-            outbound.upstream_client(
-                max_connections=self.capacity, per_host=self.per_provider
-            ) as client,
-            outbound.upstream_client(max_connections=self.capacity, per_host=0) as fresh,
-        ):
+        # httpx's pool looks over every connection it holds for each request
+        # it places: one pool of a thousand costs more CPU than the calls
+        # themselves. So the connections are spread over small pools, and
+        # requests over the pools in turn.
+        shards = max(1, self.capacity // CONNECTIONS_PER_POOL)
+        size = -(-self.capacity // shards)
+        async with AsyncExitStack() as stack:
+            kept = [
+                await stack.enter_async_context(
+                    outbound.upstream_client(max_connections=size, per_host=size)
+                )
+                for _ in range(shards)
+            ]
             # Polls share kept-alive connections; each submit gets a new one.
-            self.client, self.submit_client = client, fresh
+            fresh = [
+                await stack.enter_async_context(
+                    outbound.upstream_client(max_connections=size, per_host=0)
+                )
+                for _ in range(shards)
+            ]
+            self.clients, self.submit_clients = itertools.cycle(kept), itertools.cycle(fresh)
             while not stop.is_set():
                 free = self.capacity - len(self.running)
                 claimed = []
@@ -185,7 +204,7 @@ class Poller:
                 async with self.slot(row.pk):
                     try:
                         steps = provider.submitting(generation)
-                        outcome = await self.drive(provider, steps, self.submit_client)
+                        outcome = await self.drive(provider, steps, next(self.submit_clients))
                     except SubmitRefused as exc:
                         await self.db(tried.refused, generation, holder, row, exc)
                         continue
@@ -213,7 +232,7 @@ class Poller:
                     return
                 try:
                     steps = provider.polling(generation, None)
-                    outcome = await self.drive(provider, steps, self.client)
+                    outcome = await self.drive(provider, steps, next(self.clients))
                 except PollError as exc:
                     await self.db(tasks.poll_failed, generation, holder, exc)
                     return
@@ -257,6 +276,15 @@ def in_lease(generation: Generation, provider: UpstreamProvider) -> bool:
     return generation.lease_expires_at is not None and sent_by < generation.lease_expires_at
 
 
+_checked = threading.local()
+# How often a database thread drops connections that are broken or past
+# CONN_MAX_AGE: on every call, SQLite's (CONN_MAX_AGE 0) would reconnect each time.
+CONNECTION_CHECK_SECONDS = 10.0
+
+
 def _with_connection(function, *args):
-    close_old_connections()
+    now = time.monotonic()
+    if now - getattr(_checked, "at", 0.0) > CONNECTION_CHECK_SECONDS:
+        close_old_connections()
+        _checked.at = now
     return function(*args)
