@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py                 # everything; writes bench/RESULTS.md
     .venv/bin/python bench/run.py --quick         # small counts, prints only
     .venv/bin/python bench/run.py --only http,pipeline
+    .venv/bin/python bench/run.py --only inflight --quick
 
 It creates a database and a Redis key prefix of its own (BENCH_DATABASE_URL,
 BENCH_REDIS_URL; 127.0.0.1 by default), runs `manage.py serve` on them, and
@@ -15,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.stack import BenchStack  # noqa: E402
 
-PARTS = ("pipeline", "http", "gallery", "render")
+PARTS = ("pipeline", "inflight", "http", "gallery", "render")
 FULL = {
     "generations": 2000,
     "gallery_rows": 100_000,
@@ -36,6 +38,12 @@ FULL = {
     "runs": 15,
     "cost_runs": 300,
     "http_rounds": 3,
+    "inflight": 10_000,
+    "inflight_ready": (30, 120),
+    "inflight_submits": 200,
+    # After the last task can be ready: time for the results to be copied.
+    "inflight_linger": 600,
+    "inflight_window": 30,
 }
 QUICK = {
     "generations": 200,
@@ -45,6 +53,11 @@ QUICK = {
     "runs": 3,
     "cost_runs": 30,
     "http_rounds": 2,
+    "inflight": 500,
+    "inflight_ready": (5, 20),
+    "inflight_submits": 40,
+    "inflight_linger": 120,
+    "inflight_window": 5,
 }
 CONNECTIONS = 64
 PIPELINE_Q_WORKERS = os.environ.get("Q_WORKERS", "4")
@@ -112,7 +125,11 @@ def serve_config() -> str:
 
     return (
         f"gunicorn {settings.WEB_WORKERS} workers x {settings.WEB_THREADS} threads; "
-        f"pipeline: {settings.Q_CLUSTERS} django-q2 cluster(s) x {PIPELINE_Q_WORKERS} workers"
+        f"pipeline: {settings.Q_CLUSTERS} django-q2 cluster(s) x {PIPELINE_Q_WORKERS} workers; "
+        f"inflight: {settings.POLLERS} poller(s), POLLER_CAPACITY {settings.POLLER_CAPACITY}, "
+        f"POLLER_PROVIDER_CONCURRENCY {settings.POLLER_PROVIDER_CONCURRENCY}, "
+        f"POLL_FIRST_SECONDS {settings.POLL_FIRST_SECONDS}, "
+        f"POLL_MAX_SECONDS {settings.POLL_MAX_SECONDS}"
     )
 
 
@@ -172,6 +189,146 @@ def bench_pipeline(stack, table, key, counts) -> list[str]:
     return list(
         Generation.objects.filter(state=Generation.SUCCESS).values_list("task_id", flat=True)[:500]
     )
+
+
+def bench_inflight(stack, table, counts, workdir: Path) -> str:
+    """The poller with thousands in flight at a slow upstream; the timeline as markdown."""
+    from django.conf import settings
+
+    from bench import data, inflight
+
+    count, ready = counts["inflight"], counts["inflight_ready"]
+    workers = int(PIPELINE_Q_WORKERS)
+    print(
+        f"inflight: {count:,} generations at a loopback upstream answering in "
+        f"{inflight.UPSTREAM_SECONDS:.0f} s, ready {ready[0]}-{ready[1]} s after submit",
+        flush=True,
+    )
+    user, key = data.api_user("Benchmark inflight", "bench-inflight")
+    result = inflight.run(
+        stack,
+        user,
+        key,
+        count=count,
+        ready=ready,
+        submits=counts["inflight_submits"],
+        workers=workers,
+        linger=counts["inflight_linger"],
+        window=counts["inflight_window"],
+        workdir=workdir,
+    )
+    seconds = inflight.seconds
+    unseen, unsucceeded = count - result.seen, count - result.succeeded
+    failures = ", ".join(f"{n} {code}" for code, n in sorted(result.fail_codes.items()))
+    table.add(
+        f"inflight: {count:,} generations at a 1 s upstream, ready {ready[0]}-{ready[1]} s "
+        f"(poller: {result.capacity} at once, {result.per_provider} per provider; "
+        f"{workers} workers)",
+        f"{result.seen:,} seen ready by the poller, {result.succeeded:,} succeeded, "
+        f"{result.failed:,} failed{f' ({failures})' if failures else ''}, in "
+        f"{result.ran_s:.0f} s (bound {result.bound_s:.0f} s)",
+        "all tracked",
+        result.seen == count and result.failed == 0,
+    )
+    lag50, lag99 = inflight.quantiles(result.lags)
+    _, wait99 = inflight.quantiles(result.claim_waits)
+    _, send99 = inflight.quantiles(result.sends)
+    table.add(
+        "inflight: poll lag (the poll's arrival at the upstream - its next_poll_at), p50 / p99",
+        f"{seconds(lag50)} / {seconds(lag99)} (max {seconds(max(result.lags, default=0))}; "
+        f"{len(result.lags):,} polls; due -> claimed p99 {seconds(wait99)}, "
+        f"claimed -> arrival p99 {seconds(send99)}; most overdue unclaimed poll "
+        f"{seconds(result.most_overdue_s)}; {result.unsent_claims:,} claims given back unpolled)",
+        "p99 < 5 s",
+        lag99 < 5 and result.most_overdue_s < 5,
+    )
+    seen50, seen99 = inflight.quantiles(result.ready_to_seen, unseen)
+    table.add(
+        "inflight: ready upstream -> seen ready by the poller, p50 / p99",
+        f"{seconds(seen50)} / {seconds(seen99)}",
+    )
+    done50, done99 = inflight.quantiles(result.ready_to_success, unsucceeded)
+    target = settings.POLL_MAX_SECONDS + 5
+    table.add(
+        "inflight: ready upstream -> success (completed_at), p50 / p99",
+        f"{seconds(done50)} / {seconds(done99)}"
+        + (f" ({unsucceeded:,} not succeeded at the bound)" if unsucceeded else ""),
+        f"p99 <= {target} s (POLL_MAX_SECONDS + 5)",
+        done99 <= target,
+    )
+    queue50, queue99 = inflight.quantiles(result.queue_waits)
+    copy50, copy99 = inflight.quantiles(result.copies)
+    table.add(
+        "inflight: seen ready -> a worker's claim (queue), then claim -> success (poll again, "
+        "copy, store), p50 / p99",
+        f"queue {seconds(queue50)} / {seconds(queue99)}; copy {seconds(copy50)} / "
+        f"{seconds(copy99)}; {result.copy_rate:.1f} successes/s while copying",
+    )
+    table.add(
+        "inflight: poller polls per second",
+        f"{result.sustained_polls:.0f}/s sustained over the {result.polling_s:.0f} s "
+        + (
+            "until every task had been seen ready"
+            if result.all_seen
+            else "of the run (not every task was seen ready)"
+        )
+        + f", peak {result.peak_polls:.0f}/s in 10 s",
+    )
+    cores = result.cores
+    peak = result.peak_cores
+    table.add(
+        "inflight: CPU while polling, cores (mean / busiest 10 s)",
+        "; ".join(
+            f"{name} {cores[group]:.2f} / {peak[group]:.2f}"
+            for name, group in (
+                ("poller", "poller"),
+                ("workers", "workers"),
+                ("database", "database"),
+                ("loopback upstream", "upstream"),
+                ("whole machine", "machine"),
+            )
+        )
+        + f" (of {os.cpu_count()}); per poll: poller {result.poller_ms_per_poll:.1f} ms, "
+        f"database {result.database_ms_per_poll:.1f} ms"
+        + (
+            "; the poller was saturated (one asyncio process: about one core is all it can use)"
+            if peak["poller"] >= 0.95
+            else ""
+        ),
+        "poller <= 1 core",
+        cores["poller"] <= 1,
+    )
+    if result.submits is not None:
+        submits = result.submits
+        by = (
+            f"sent upstream by the poller, {result.per_provider} at once per provider"
+            if submits.by_poller
+            else f"sent upstream by the workers: workers / latency = {submits.workers}/s"
+        )
+        table.add(
+            "inflight: submits through the API at a 1 s upstream, createTask to handed upstream",
+            f"{submits.count} in {submits.seconds:.1f} s: {submits.rate:.1f}/s ({by}; the "
+            f"createTask calls took {submits.api_seconds:.1f} s from 16 clients); each "
+            f"p50 {seconds(submits.handed_p50)}, p99 {seconds(submits.handed_p99)}"
+            + (f"; {submits.failed} failed" if submits.failed else ""),
+        )
+    table.add(
+        "inflight: money",
+        result.books_note,
+        "each success charged once",
+        result.books_balance,
+    )
+    table.add(
+        "inflight: with upstream callbacks, ready -> success",
+        "not measured: the loopback upstream does not call back",
+        "p99 < 2 s",
+    )
+    table.add("inflight: where the limit is", result.limit)
+    for line in result.log_lines:
+        print(f"  serve log: {line}", flush=True)
+    timeline = inflight.timeline_markdown(result)
+    print(timeline, flush=True)
+    return timeline
 
 
 def bench_http(stack, table, key, account_keys, many_keys, task_ids, counts, workdir: Path) -> None:
@@ -338,10 +495,24 @@ def bench_render(table) -> None:
         )
 
 
-def write_results(table: Table, facts: dict, load_before: float, plan: str, args) -> None:
+RESULTS = ROOT / "bench" / "RESULTS.md"
+# RESULTS.md holds one section per run, each marked with the parts it measured.
+SECTION = re.compile(r"<!-- parts: ([a-z,]+) -->\n.*?<!-- end -->\n", re.DOTALL)
+
+
+def write_results(
+    table: Table, facts: dict, load_before: float, plan: str, sections: list[str], parts: set
+) -> None:
+    """This run's section in RESULTS.md, in place of earlier sections of the same parts.
+
+    A run of some parts (--only) keeps the sections of the other parts, each
+    with its own date and machine, so one part can be measured again alone.
+    """
     busy = load_before > 0.5
+    measured = [part for part in PARTS if part in parts]
     lines = [
-        "# Benchmark results",
+        f"<!-- parts: {','.join(measured)} -->",
+        f"## {', '.join(measured)}",
         "",
         f"Written by `make bench` ({' '.join(['bench/run.py', *sys.argv[1:]])}) on "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
@@ -361,6 +532,8 @@ def write_results(table: Table, facts: dict, load_before: float, plan: str, args
         table.markdown(),
         "",
     ]
+    for section in sections:
+        lines += [section, ""]
     if plan:
         head, _, body = plan.partition("\n\n")
         lines += [
@@ -371,7 +544,18 @@ def write_results(table: Table, facts: dict, load_before: float, plan: str, args
             "```",
             "",
         ]
-    (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines))
+    lines.append("<!-- end -->\n")
+    earlier = RESULTS.read_text() if RESULTS.exists() else ""
+    kept = [
+        match.group(0)
+        for match in SECTION.finditer(earlier)
+        if not set(match.group(1).split(",")) & set(measured)
+    ]
+    RESULTS.write_text(
+        "# Benchmark results\n\n"
+        "One section per run of `make bench`: a run of some parts (`--only`) replaces the "
+        "sections of those parts and keeps the others.\n\n" + "\n".join(["\n".join(lines), *kept])
+    )
     print("wrote bench/RESULTS.md")
 
 
@@ -389,6 +573,7 @@ def main() -> int:
 
     table = Table()
     plan = ""
+    sections: list[str] = []
     stack = BenchStack().create()
     try:
         print(f"bench database {stack.database}, Redis prefix {stack.prefix}", flush=True)
@@ -411,6 +596,11 @@ def main() -> int:
         if "pipeline" in parts or "http" in parts:
             # recordInfo reads finished generations, so the pipeline goes first.
             task_ids = bench_pipeline(stack, table, key, counts)
+        if "inflight" in parts:
+            # Before http: it leaves no worker, poller or sweeper running,
+            # only rows that no later part reads.
+            with tempfile.TemporaryDirectory() as tmp:
+                sections.append(bench_inflight(stack, table, counts, Path(tmp)))
         if "http" in parts:
             with tempfile.TemporaryDirectory() as tmp:
                 bench_http(stack, table, key, account_keys, many_keys, task_ids, counts, Path(tmp))
@@ -430,7 +620,9 @@ def main() -> int:
     print()
     print(table.text())
     if not args.quick or args.write:
-        write_results(table, facts, load_before, plan, args)
+        # The pipeline runs whenever the http part does: its figures come too.
+        measured = parts | ({"pipeline"} if "http" in parts else set())
+        write_results(table, facts, load_before, plan, sections, measured)
     return 0
 
 
