@@ -258,11 +258,17 @@ def _sooner(at):
     return Least(Coalesce(F("next_poll_at"), Value(at)), Value(at))
 
 
-def release_poll(generation_id: int, worker: str, at) -> bool:
-    """Let go of a polled generation without counting a poll: another hand takes it up."""
+def release_poll(generation_id: int, worker: str, at, *, state: dict | None = None) -> bool:
+    """Let go of a polled generation without counting a poll: another hand takes it up.
+
+    `state`, when given, replaces upstream_state (the result a poll found ready).
+    """
+    fields = {"upstream_state": state} if state is not None else {}
     kept = Generation.objects.filter(
         pk=generation_id, state=Generation.GENERATING, lease_holder=worker
-    ).update(next_poll_at=at, lease_holder="", lease_expires_at=None, updated_at=timezone.now())
+    ).update(
+        next_poll_at=at, lease_holder="", lease_expires_at=None, updated_at=timezone.now(), **fields
+    )
     return bool(kept)
 
 

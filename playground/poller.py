@@ -218,8 +218,13 @@ class Poller:
         holder = generation.lease_holder
         try:
             provider = providers.for_row(generation.provider)
-            if not isinstance(provider, UpstreamProvider):  # nothing this loop can poll
-                await self.db(self.to_worker, generation, holder)
+            if (
+                not isinstance(provider, UpstreamProvider)
+                or tasks.READY in generation.upstream_state
+            ):
+                # Nothing this loop can poll, or a result already seen ready
+                # whose copy was lost or is still queued: not asked again.
+                await self.db(tasks.hand_to_worker, generation, holder)
                 return
             if generation.upstream_ref.startswith(tasks.SUBMITTING):
                 await self.db(tasks.submit_was_lost, generation, holder)
@@ -263,11 +268,6 @@ class Poller:
         """Run database work in the pool, on a connection that is still good."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.database, partial(_with_connection, function, *args))
-
-    @staticmethod
-    def to_worker(generation: Generation, holder: str) -> None:
-        if lifecycle.release_poll(generation.pk, holder, queue.redispatch_at(timezone.now())):
-            queue.enqueue("playground.tasks.poll_generation", generation.pk, generation.poll_count)
 
 
 def in_lease(generation: Generation, provider: UpstreamProvider) -> bool:

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 # leaves this behind, and the generation fails as ambiguous instead of being
 # submitted (and paid) twice.
 SUBMITTING = "submitting:"
+# The upstream_state key of a result the poller saw ready (Succeeded.as_ready).
+READY = "ready"
 # Progress is written at most this often while rendering.
 HEARTBEAT_SECONDS = 1.0
 
@@ -160,16 +162,8 @@ def _settle(generation: Generation, worker: str, row, outcome, workdir: Path) ->
     """Act on a provider's outcome: store and charge, hand upstream, or fail."""
     if isinstance(outcome, Succeeded):
         try:
-            fields = results.store(generation, outcome, workdir)
-            cost = (
-                outcome.cost_usd
-                if outcome.cost_usd is not None
-                else row.cost_for(generation.model_id)
-            )
-        # UnsafeURL too (a result URL redirecting to ftp:// or to a URL with
-        # credentials): left to propagate, it crashed the poll task, and the
-        # sweeper polled and crashed again until the deadline.
-        except (results.ResultError, FetchError, UnsafeURL) as exc:
+            fields = _copied(generation, row, outcome, workdir)
+        except CopyFailed as exc:
             lifecycle.fail(
                 generation.pk,
                 lifecycle.UPSTREAM_ERROR,
@@ -177,9 +171,7 @@ def _settle(generation: Generation, worker: str, row, outcome, workdir: Path) ->
                 worker=worker,
             )
             return
-        lifecycle.succeed(
-            generation.pk, worker, provider_id=row.pk, upstream_cost_usd=cost, **fields
-        )
+        lifecycle.succeed(generation.pk, worker, provider_id=row.pk, **fields)
     elif isinstance(outcome, Running):
         delay = outcome.retry_after or settings.POLL_FIRST_SECONDS
         lifecycle.handed_upstream(
@@ -187,6 +179,23 @@ def _settle(generation: Generation, worker: str, row, outcome, workdir: Path) ->
         )
     elif isinstance(outcome, Failed):
         lifecycle.fail(generation.pk, outcome.code, outcome.message, worker=worker)
+
+
+class CopyFailed(Exception):
+    """The result could not be fetched or stored."""
+
+
+def _copied(generation: Generation, row, outcome: Succeeded, workdir: Path) -> dict:
+    """Store the result's files; the fields lifecycle.succeed() writes. Raises CopyFailed."""
+    try:
+        fields = results.store(generation, outcome, workdir)
+    # UnsafeURL too (a result URL redirecting to ftp:// or to a URL with
+    # credentials): left to propagate, it crashed the poll task, and the
+    # sweeper polled and crashed again until the deadline.
+    except (results.ResultError, FetchError, UnsafeURL) as exc:
+        raise CopyFailed(str(exc)) from exc
+    cost = outcome.cost_usd if outcome.cost_usd is not None else row.cost_for(generation.model_id)
+    return {**fields, "upstream_cost_usd": cost}
 
 
 def poll_generation(generation_id: int, poll_count: int) -> None:
@@ -198,8 +207,10 @@ def poll_generation(generation_id: int, poll_count: int) -> None:
         return
     try:
         with lifecycle.keep_lease(generation.pk, worker):
-            provider = providers.for_row(generation.provider)
             with tempfile.TemporaryDirectory(prefix="reelgate-") as tmp:
+                if _copied_as_seen(generation, worker, Path(tmp)):
+                    return
+                provider = providers.for_row(generation.provider)
                 try:
                     outcome = provider.poll(generation, Path(tmp))
                 except PollError as exc:
@@ -208,6 +219,25 @@ def poll_generation(generation_id: int, poll_count: int) -> None:
                 polled(generation, worker, outcome, Path(tmp))
     except Exception as exc:
         poll_crashed(generation, worker, exc)
+
+
+def _copied_as_seen(generation: Generation, worker: str, workdir: Path) -> bool:
+    """Copy the result the poller saw ready, without asking the upstream again.
+
+    False when there is none, or when its URL no longer serves it (a signed
+    URL that expired while the copy queued): a fresh poll then gets a new one.
+    """
+    ready = generation.upstream_state.get(READY)
+    if not ready:
+        return False
+    try:
+        fields = _copied(generation, generation.provider, Succeeded.from_ready(ready), workdir)
+    except CopyFailed as exc:
+        log.warning("the result seen ready for %s failed (%s); polling again", generation, exc)
+        return False
+    breaker.answered(generation.provider_id)
+    lifecycle.succeed(generation.pk, worker, provider_id=generation.provider_id, **fields)
+    return True
 
 
 def submit_was_lost(generation: Generation, worker: str) -> bool:
@@ -228,7 +258,8 @@ def polled(generation: Generation, worker: str, outcome, workdir: Path | None) -
     """Act on a poll's outcome: poll again later, store and charge, or fail.
 
     Without a workdir (the poller), a success is handed to a worker, which
-    polls once more and copies the result: the poller never downloads videos.
+    copies the result: the poller never downloads videos. Its URLs are kept
+    in upstream_state (READY) so the worker need not ask the upstream again.
     """
     breaker.answered(generation.provider_id)
     if isinstance(outcome, Running):
@@ -236,10 +267,19 @@ def polled(generation: Generation, worker: str, outcome, workdir: Path | None) -
         delay = outcome.retry_after or _backoff(generation.poll_count + 1)
         lifecycle.schedule_poll(generation.pk, worker, _in(delay), progress=progress)
     elif isinstance(outcome, Succeeded) and workdir is None:
-        if lifecycle.release_poll(generation.pk, worker, queue.redispatch_at(timezone.now())):
-            queue.enqueue("playground.tasks.poll_generation", generation.pk, generation.poll_count)
+        ready = outcome.as_ready()
+        state = {**generation.upstream_state, READY: ready} if ready else None
+        hand_to_worker(generation, worker, state=state)
     else:
         _settle(generation, worker, generation.provider, outcome, workdir or Path())
+
+
+def hand_to_worker(generation: Generation, worker: str, *, state: dict | None = None) -> None:
+    """A worker polls (or copies) this generation next; redispatched if the task is lost."""
+    if lifecycle.release_poll(
+        generation.pk, worker, queue.redispatch_at(timezone.now()), state=state
+    ):
+        queue.enqueue("playground.tasks.poll_generation", generation.pk, generation.poll_count)
 
 
 def poll_failed(generation: Generation, worker: str, exc: PollError) -> None:

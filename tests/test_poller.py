@@ -106,3 +106,20 @@ def test_queued_submits_are_claimed_by_team_in_turn(alice, carol):
 
     assert {g.owner for g in first_two} == {alice, carol}
     assert all(g.state == Generation.GENERATING for g in first_two)
+
+
+def test_a_result_url_that_stopped_serving_is_polled_for_a_fresh_one(worker, alice):
+    """A signed URL that expired while its copy queued: the worker asks for a new one."""
+    Provider.objects.filter(kind=Provider.LOCAL).update(enabled=False)
+    with FakeUpstream(JOBS) as fake:
+        fake.server.route("/files/expired.mp4", body=b"link expired", status=403)
+        expired = Step("success", result_urls=[fake.url + "/files/expired.mp4"])
+        fake.script(Step("running"), expired, Step("success"))
+        fake.provider_row(priority=1)
+        generation = finish(services.submit(user=alice, model=JOBS.model, input=JOBS.input))
+        polls = len(fake.polls)
+        downloads = [r.path for r in fake.server.requests if r.path.startswith("/files/")]
+
+    assert generation.state == Generation.SUCCESS, generation.fail_msg
+    assert polls == 3
+    assert downloads[0] == "/files/expired.mp4" and "/files/result.mp4" in downloads

@@ -49,6 +49,31 @@ class Succeeded:
     # What the upstream reports it charged us, in USD, when it does.
     cost_usd: Decimal | None = None
 
+    def as_ready(self) -> dict | None:
+        """What a worker needs to copy this result later, as JSON; None when it cannot.
+
+        Only a result at URLs anyone may fetch: one that needs our key (never
+        stored) or that came inside the answer is polled again by the worker.
+        """
+        if not self.video_url or self.download_headers or self.video_path:
+            return None
+        return {
+            "video_url": self.video_url,
+            "poster_url": self.poster_url,
+            "note": self.note,
+            "cost_usd": None if self.cost_usd is None else str(self.cost_usd),
+        }
+
+    @classmethod
+    def from_ready(cls, ready: dict) -> "Succeeded":
+        cost = ready.get("cost_usd")
+        return cls(
+            video_url=ready["video_url"],
+            poster_url=ready.get("poster_url"),
+            note=ready.get("note", ""),
+            cost_usd=None if cost is None else Decimal(cost),
+        )
+
 
 @dataclass(frozen=True)
 class Running:

@@ -499,9 +499,9 @@ def test_it_makes_a_video_upstream_stores_it_and_charges_the_quote(worker, alice
         red, green, blue = poster.convert("RGB").getpixel((32, 32))
         assert blue > 150 > red  # the upstream's thumbnail, not a frame of the video
     assert len(fake.submits) == 1
-    # running, then success seen by the poller, then once more by the worker
-    # that copies the result (with a fresh result URL).
-    assert len(fake.polls) == 3
+    # running, then success seen by the poller; the worker copies the result
+    # from the URLs the poller saw, without asking again.
+    assert len(fake.polls) == 2
 
 
 def test_a_refused_submit_falls_back_to_the_next_provider(worker, alice):
