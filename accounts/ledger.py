@@ -19,12 +19,25 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import transaction
 from django.db.models import F, Sum
+from django.db.models.functions import Round
 from django.utils import timezone
 
 from accounts.models import ZERO, CreditAccount, CreditHold, LedgerEntry
 from config.prepared import PreparedInsert, PreparedUpdate
 
 CENT = Decimal("0.01")
+
+
+def cents(expression) -> Round:
+    """Credit arithmetic done in SQL, rounded to the cent as it is written.
+
+    SQLite keeps a fractional decimal as a binary float: summed in SQL
+    unrounded, holds of 3.20 drifted to -8.9e-16 held once captured, and the
+    account's check constraint (held >= 0) refused the capture.
+    """
+    return Round(expression, 2, output_field=CreditAccount._meta.get_field("balance"))
+
+
 # Every submit writes a hold and its entry and raises the account's held:
 # their SQL is built once (config/prepared.py). Nothing listens to these
 # models' save signals.
@@ -34,8 +47,8 @@ NEW_ENTRY = PreparedInsert(LedgerEntry)
 # stays >= 0, whatever ran between the caller's read and this statement.
 RAISE_HELD = PreparedUpdate(
     lambda pk, amount: (
-        CreditAccount.objects.filter(pk=pk, balance__gte=F("held") + amount),
-        {"held": F("held") + amount},
+        CreditAccount.objects.filter(pk=pk, balance__gte=cents(F("held") + amount)),
+        {"held": cents(F("held") + amount)},
     ),
     pk=int,
     amount=Decimal,
@@ -72,7 +85,7 @@ def _positive(value) -> Decimal:
 def grant(account: CreditAccount, amount, *, note: str = "", actor=None) -> LedgerEntry:
     amount = _positive(amount)
     with transaction.atomic():
-        CreditAccount.objects.filter(pk=account.pk).update(balance=F("balance") + amount)
+        CreditAccount.objects.filter(pk=account.pk).update(balance=cents(F("balance") + amount))
         return NEW_ENTRY.create(
             account=account, kind=LedgerEntry.GRANT, amount=amount, note=note, actor=actor
         )
@@ -85,8 +98,8 @@ def adjust(account: CreditAccount, amount, *, note: str, actor=None) -> LedgerEn
         raise ValueError("an adjustment of zero changes nothing")
     with transaction.atomic():
         updated = CreditAccount.objects.filter(
-            pk=account.pk, balance__gte=F("held") - amount
-        ).update(balance=F("balance") + amount)
+            pk=account.pk, balance__gte=cents(F("held") - amount)
+        ).update(balance=cents(F("balance") + amount))
         if not updated:
             raise InsufficientCredits(-amount, available(account))
         return NEW_ENTRY.create(
@@ -138,7 +151,7 @@ def capture(reference: str, final_amount=None, *, note: str = "") -> LedgerEntry
         if not _close(credit_hold, CreditHold.CAPTURED, captured=final):
             return None
         CreditAccount.objects.filter(pk=credit_hold.account_id).update(
-            balance=F("balance") - final, held=F("held") - credit_hold.amount
+            balance=cents(F("balance") - final), held=cents(F("held") - credit_hold.amount)
         )
         return NEW_ENTRY.create(
             account_id=credit_hold.account_id,
@@ -157,7 +170,7 @@ def release(reference: str, *, note: str = "") -> LedgerEntry | None:
         if not _close(credit_hold, CreditHold.RELEASED):
             return None
         CreditAccount.objects.filter(pk=credit_hold.account_id).update(
-            held=F("held") - credit_hold.amount
+            held=cents(F("held") - credit_hold.amount)
         )
         return NEW_ENTRY.create(
             account_id=credit_hold.account_id,
@@ -192,6 +205,6 @@ def available(account: CreditAccount) -> Decimal:
 def totals_from_entries(account: CreditAccount) -> tuple[Decimal, Decimal]:
     """(balance, held) recomputed from the entries: the audit of the account."""
     sums = LedgerEntry.objects.filter(account=account).aggregate(
-        balance=Sum("amount"), held=Sum("held_change")
+        balance=cents(Sum("amount")), held=cents(Sum("held_change"))
     )
     return sums["balance"] or ZERO, sums["held"] or ZERO

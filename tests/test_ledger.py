@@ -121,3 +121,22 @@ def test_it_keeps_accounts_apart(alice, carol):
     ledger.capture("gen-a")
     assert fresh(alice).balance == Decimal("0.00")
     assert fresh(carol).balance == Decimal("500.00")
+
+
+def test_fractional_holds_add_up_exactly(alice):
+    """Credits are decimals on every database: four holds of 3.20 captured in turn leave 0 held.
+
+    SQLite keeps a fractional decimal as a binary float; summed in SQL
+    (held + 3.2 four times, then - 3.2), it drifted below zero and the
+    account's check constraint refused the last capture.
+    """
+    account = fresh(alice)
+    references = [f"render-{n}" for n in range(4)]
+    for reference in references:
+        ledger.hold(account, Decimal("3.20"), reference)
+    for reference in references:
+        ledger.capture(reference)
+
+    account.refresh_from_db()
+    assert (account.balance, account.held) == (Decimal("487.20"), Decimal("0.00"))
+    assert_balanced(account)

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from accounts import ledger
 from playground import catalog
 from playground.models import Generation
 from playground.pages.common import team_generations, team_id
@@ -88,7 +89,7 @@ def member_totals(generations: QuerySet[Generation]) -> list[dict]:
         .values("owner_id", "owner__username")
         .annotate(
             generations=Count("id"),
-            charged=Sum("charged_credits"),
+            charged=ledger.cents(Sum("charged_credits")),
             failed=Count("id", filter=Q(state=Generation.FAIL)),
         )
         .order_by("-charged", "owner__username")
