@@ -173,6 +173,15 @@ Q_CLUSTER = {
     "poll": 0.2,
     "label": "Task queue",
 }
+# Local renders have a django-q2 cluster of their own, RENDER_WORKERS
+# processes on the queue RENDER_QUEUE, so a burst of renders never holds up
+# result copies, webhooks and upstream work in the main cluster; `make run`
+# and `manage.py serve` start it beside the main one. 0: renders share the
+# main cluster. (django-q2 picks the queue from Q_CLUSTER_NAME, ALT_CLUSTERS
+# its settings.)
+RENDER_WORKERS = envint("RENDER_WORKERS", 1, minimum=0)
+RENDER_QUEUE = f"{KEY_PREFIX}-renders"
+Q_CLUSTER["ALT_CLUSTERS"] = {RENDER_QUEUE: {"workers": max(1, RENDER_WORKERS)}}
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

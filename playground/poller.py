@@ -87,11 +87,11 @@ def routed(model_id: str) -> list:
     return rows
 
 
-def to_workers(generation: Generation, holder: str) -> None:
+def to_workers(generation: Generation, holder: str, render: bool) -> None:
     """A provider the loop cannot drive comes next (the local renderer): a worker runs it all."""
     at = queue.redispatch_at(timezone.now())
     if lifecycle.requeue(generation.pk, holder, at, "to the workers", to_workers=True):
-        queue.enqueue("playground.tasks.run_generation", generation.pk)
+        queue.run(generation.pk, render=render)
 
 
 def claim_due(holder: str, limit: int) -> list[Generation]:
@@ -192,7 +192,7 @@ class Poller:
             for row in await self.db(routed, generation.model_id):
                 provider = providers.for_row(row)
                 if not getattr(provider, "submits_from_poller", False):
-                    await self.db(to_workers, generation, holder)
+                    await self.db(to_workers, generation, holder, provider.renders)
                     return
                 if not in_lease(generation, provider):
                     # The claim is too old to send a submit inside it: claimed anew later.

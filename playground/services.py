@@ -142,7 +142,7 @@ def submit(
             if api_key is not None:
                 _check_unfinished(api_key)
             if generation.provider_id is None:
-                queue.dispatch_run(generation.pk)
+                queue.dispatch_run(generation.pk, render=providers.renders(routed[0]))
     except IntegrityError:
         # Two requests with one Idempotency-Key raced; the other one won.
         if idempotency_key and api_key is not None:

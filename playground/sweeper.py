@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from playground import lifecycle, queue, uploads
+from playground import lifecycle, providers, queue, uploads
 from playground.models import Generation
 from playground.webhooks import delivery
 
@@ -59,15 +59,15 @@ def _redispatch(now) -> int:
     if settings.POLLERS:
         # Queued with a provider: the pollers' to submit (playground/poller.py).
         due = due.exclude(state=Generation.QUEUING, provider__isnull=False)
-    due = due.values_list("pk", flat=True)[:BATCH]
+    due = due.values_list("pk", "model_id")[:BATCH]
     count = 0
-    for pk in due:
+    for pk, model_id in due:
         claimed = Generation.objects.filter(
             Q(state=Generation.WAITING) | Q(state=Generation.QUEUING, next_poll_at__lte=now),
             pk=pk,
         ).update(state=Generation.QUEUING, next_poll_at=queue.redispatch_at(now))
         if claimed:
-            queue.enqueue("playground.tasks.run_generation", pk)
+            queue.run(pk, render=providers.renders_first(model_id))
             count += 1
     return count
 
@@ -79,10 +79,10 @@ def _recover(now) -> int:
             state=Generation.GENERATING, upstream_ref="", lease_expires_at__lt=now
         )
         .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
-        .values_list("pk", "attempts")[:BATCH]
+        .values_list("pk", "attempts", "model_id")[:BATCH]
     )
     count = 0
-    for pk, attempts in dead:
+    for pk, attempts, model_id in dead:
         if attempts >= settings.GENERATION_MAX_ATTEMPTS:
             count += lifecycle.fail(
                 pk,
@@ -99,7 +99,7 @@ def _recover(now) -> int:
             .update(next_poll_at=queue.redispatch_at(now))
         )
         if claimed:
-            queue.enqueue("playground.tasks.run_generation", pk)
+            queue.run(pk, render=providers.renders_first(model_id))
             count += 1
     return count
 

@@ -19,6 +19,7 @@ from django.conf import settings as django_settings
 from accounts import apikeys, ledger
 from accounts.models import Team
 from accounts.teams import create_member
+from playground import queue
 from tests import processes as processes_module
 from tests.processes import ManagedProcess, manage, process_env, wait_for
 
@@ -180,6 +181,7 @@ def worker_processes(django_db_setup, django_db_blocker, tmp_path_factory):
     )
     processes = [
         ManagedProcess("qcluster", ["qcluster"], env, logs),
+        ManagedProcess("renders", ["qcluster"], queue.render_cluster_env(env), logs),
         ManagedProcess("sweeper", ["sweeper"], env, logs),
         ManagedProcess("poller", ["poller"], env, logs),
     ]
@@ -212,6 +214,7 @@ def upstream_reelgate(tmp_path_factory, worker_processes):
         DATABASE_URL=f"sqlite:///{home / 'db.sqlite3'}",
         MEDIA_ROOT=str(home / "media"),
         KEY_PREFIX=f"upstream-{port}",
+        RENDER_WORKERS="0",  # its renders share its one cluster
         ALLOW_PRIVATE_URLS="1",
         MODERATION_BLOCKED_TERMS="upstreamblocked",
         DJANGO_SUPERUSER_PASSWORD="upstream-password",

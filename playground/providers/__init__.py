@@ -12,7 +12,16 @@ from playground.models import Provider
 from playground.providers.base import CheckFailed
 from playground.providers.routing import route
 
-__all__ = ["KINDS", "check", "check_credentials_readable", "for_row", "provider_class", "route"]
+__all__ = [
+    "KINDS",
+    "check",
+    "check_credentials_readable",
+    "for_row",
+    "provider_class",
+    "renders",
+    "renders_first",
+    "route",
+]
 
 # Each kind's module, imported when a row of that kind is first used: the
 # renderer pulls in PyAV and numpy, which the web processes never need.
@@ -35,6 +44,17 @@ INSTANT = {"instant": "playground.providers.instant.InstantProvider"}
 def provider_class(kind: str) -> type:
     kinds = {**KINDS, **INSTANT} if settings.BENCH_INSTANT_PROVIDER else KINDS
     return import_string(kinds[kind])
+
+
+def renders(row: Provider) -> bool:
+    """Whether `row` renders on this machine: its runs go to the render cluster."""
+    return provider_class(row.kind).renders
+
+
+def renders_first(model_id: str) -> bool:
+    """Whether the first provider a run of `model_id` tries renders on this machine."""
+    rows = route(model_id)
+    return bool(rows) and renders(rows[0])
 
 
 def for_row(row: Provider):

@@ -132,6 +132,9 @@ class BaseProvider(ABC):
     # Whether the poller may send its submit (UpstreamProvider.submitting),
     # rather than a worker calling start().
     submits_from_poller = False
+    # Whether it renders on this machine (CPU work, for the render cluster:
+    # RENDER_WORKERS) rather than waiting on someone else's.
+    renders = False
 
     def __init__(self, row: Provider):
         self.row = row

@@ -15,6 +15,7 @@ class LeaseLost(Exception):
 
 class LocalRenderer(BaseProvider):
     kind = "local"
+    renders = True
 
     def start(self, generation: Generation, workdir: Path, progress: ProgressFn) -> Outcome:
         params = catalog.get_spec(generation.model_id).render_params(generation.input)

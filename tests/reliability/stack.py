@@ -84,6 +84,9 @@ class Stack:
         self.env = process_env(
             KEY_PREFIX=self.prefix,
             ALLOW_PRIVATE_URLS="1",
+            # A drill's clusters run everything, renders too: killing "the
+            # cluster" then means every worker.
+            RENDER_WORKERS="0",
             **env,
         )
         self.processes: list[ManagedProcess] = []

@@ -40,6 +40,7 @@ def serve(transactional_db, instant_provider, tmp_path, settings):
     env = process_env(KEY_PREFIX=prefix, BENCH_INSTANT_PROVIDER="1", Q_CLUSTERS="2")
     process = ManagedProcess("serve", ["serve", "--port", str(port)], env, tmp_path)
     process.url = f"http://127.0.0.1:{port}"
+    process.prefix = prefix
 
     def answers():
         assert process.popen.poll() is None, process.log_tail()
@@ -61,6 +62,12 @@ def wait_gone(pids: list[int]) -> None:
     wait_for(gone, timeout=45, interval=0.2, message=f"processes {pids} to exit")
 
 
+def environ(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/environ", "rb") as handle:
+        pairs = handle.read().decode(errors="replace").split("\0")
+    return dict(pair.split("=", 1) for pair in pairs if "=" in pair)
+
+
 def command_line(pid: int) -> str:
     with open(f"/proc/{pid}/cmdline", "rb") as handle:
         return handle.read().replace(b"\0", b" ").decode()
@@ -70,9 +77,11 @@ def command_line(pid: int) -> str:
 def test_it_runs_web_clusters_sweeper_and_poller_and_ctrl_c_stops_them_all(serve, alice, alice_key):
     children = children_of(serve.popen.pid)
     commands = sorted(command_line(pid) for pid in children)
-    # gunicorn, 2 clusters, the sweeper, the poller
-    assert len(children) == 5, commands
+    # gunicorn, 2 clusters, the render cluster, the sweeper, the poller
+    assert len(children) == 6, commands
     assert sum("manage.py poller" in command for command in commands) == 1, commands
+    queues = [environ(pid).get("Q_CLUSTER_NAME") for pid in children]
+    assert queues.count(f"{serve.prefix}-renders") == 1, queues
 
     headers = {"Authorization": f"Bearer {alice_key}"}
     answer = httpx.post(serve.url + "/api/v1/jobs/createTask", json=BODY, headers=headers)

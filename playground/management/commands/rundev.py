@@ -4,7 +4,7 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from playground import providers
+from playground import providers, queue
 from playground.management.supervisor import Supervisor
 from playground.secretbox import SecretsUnreadable
 
@@ -29,6 +29,9 @@ class Command(BaseCommand):
         supervisor = Supervisor(stop_timeout=10)
         supervisor.start("runserver", [*manage, "runserver", "--noreload", f"{host}:{port}"])
         supervisor.start("qcluster", [*manage, "qcluster"])
+        if settings.RENDER_WORKERS:
+            env = queue.render_cluster_env(os.environ)
+            supervisor.start("renders", [*manage, "qcluster"], env)
         supervisor.start("sweeper", [*manage, "sweeper"])
         for number in range(settings.POLLERS):
             supervisor.start(f"poller-{number + 1}", [*manage, "poller"])

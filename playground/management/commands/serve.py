@@ -6,7 +6,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from playground import providers
+from playground import providers, queue
 from playground.management.supervisor import Supervisor
 from playground.secretbox import SecretsUnreadable
 
@@ -113,6 +113,10 @@ class Command(BaseCommand):
                 f"{settings.Q_CLUSTERS} django-q2 cluster(s) of {settings.Q_CLUSTER['workers']} "
                 "workers"
             )
+            if settings.RENDER_WORKERS:
+                env = queue.render_cluster_env(os.environ)
+                supervisor.start("renders", [*manage, "qcluster"], env)
+                started.append(f"a render cluster of {settings.RENDER_WORKERS} workers")
         if "sweeper" in wanted:
             supervisor.start("sweeper", [*manage, "sweeper"])
             started.append("the sweeper")
