@@ -52,6 +52,7 @@ import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, F, Min, Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts import ledger
@@ -62,8 +63,11 @@ from bench.stack import ROOT, BenchStack, free_port
 from playground import catalog, services
 from playground.models import Generation, GenerationEvent, Provider
 from playground.poller import due
+from playground.providers import wakeup
 
 UPSTREAM_SECONDS = 1.0
+# A result file's first byte: results come from a CDN or a bucket, not the API.
+FILE_SECONDS = 0.1
 # Rows written per transaction; the upstream tasks of a chunk are created
 # just before it, so no task ages long at the upstream before its row exists.
 CHUNK = 1000
@@ -128,6 +132,8 @@ class Events:
     # taskId -> [(arrived, answered, answered success)], in arrival order
     polls: dict[str, list[tuple[float, float, bool]]] = field(default_factory=dict)
     downloads: int = 0
+    # taskId -> (when the upstream called back, the status our server answered)
+    callbacks: dict[str, tuple[float, int]] = field(default_factory=dict)
 
 
 class LoopbackUpstream:
@@ -150,6 +156,7 @@ class LoopbackUpstream:
                 str(ROOT / "bench" / "jobs_upstream.py"),
                 f"--port={self.port}",
                 f"--delay={UPSTREAM_SECONDS}",
+                f"--file-delay={FILE_SECONDS}",
                 f"--ready={self.ready[0]},{self.ready[1]}",
                 f"--video={self.video}",
                 f"--log={self.log}",
@@ -186,20 +193,23 @@ class LoopbackUpstream:
                     events.created[task], events.ready[task] = values
                 elif kind == "poll":
                     events.polls.setdefault(task, []).append(tuple(values))
+                elif kind == "callback":
+                    events.callbacks[task] = tuple(values)
                 else:
                     events.downloads += 1
         return events
 
 
-async def create_upstream_tasks(url: str, count: int) -> list[str]:
-    """createTask `count` times at the upstream, CREATE_CLIENTS x CREATE_CONNECTIONS at once."""
-    task_ids: list[str] = []
-    numbers = iter(range(count))
+async def create_upstream_tasks(url: str, callbacks: list[str | None]) -> list[str]:
+    """createTask once per callback URL (None: no callback), in order, many at once."""
+    task_ids: list[str] = [""] * len(callbacks)
+    numbers = iter(range(len(callbacks)))
 
     async def send(client: httpx.AsyncClient) -> None:
-        for _ in numbers:
-            answer = await client.post("/api/v1/jobs/createTask", json=BODY)
-            task_ids.append(answer.json()["data"]["taskId"])
+        for number in numbers:
+            body = BODY if callbacks[number] is None else {**BODY, "callBackUrl": callbacks[number]}
+            answer = await client.post("/api/v1/jobs/createTask", json=body)
+            task_ids[number] = answer.json()["data"]["taskId"]
 
     limits = httpx.Limits(
         max_connections=CREATE_CONNECTIONS, max_keepalive_connections=CREATE_CONNECTIONS
@@ -249,8 +259,15 @@ def hold_in_bulk(account: CreditAccount, generations: list[Generation]) -> None:
         raise ledger.InsufficientCredits(total, ledger.available(account))
 
 
-def put_in_flight(user, api_key: ApiKey, provider: Provider, task_ids: list[str]) -> None:
-    """Rows as the engine leaves them after an accepted submit; first poll in POLL_FIRST_SECONDS."""
+def put_in_flight(
+    user, api_key: ApiKey, provider: Provider, upstream_url: str, count: int, base_url: str
+) -> None:
+    """`count` rows as the engine leaves them after an accepted submit, first poll in
+    POLL_FIRST_SECONDS, their tasks created at the upstream just before.
+
+    With a `base_url` (PUBLIC_BASE_URL of the stack), each task is created
+    with its generation's upstream callback URL, as a submit gives it.
+    """
     spec = catalog.get_spec(BODY["model"])
     normalized = catalog.validate(spec.id, BODY["input"])
     price = catalog.quote(spec.id, normalized)
@@ -275,11 +292,14 @@ def put_in_flight(user, api_key: ApiKey, provider: Provider, task_ids: list[str]
             started_at=now,
             attempts=1,
             provider=provider,
-            upstream_ref=task_id,
             next_poll_at=now + timedelta(seconds=settings.POLL_FIRST_SECONDS),
         )
-        for task_id in task_ids
+        for _ in range(count)
     ]
+    callbacks = [callback_url(base_url, g) if base_url else None for g in generations]
+    task_ids = asyncio.run(create_upstream_tasks(upstream_url, callbacks))
+    for generation, task_id in zip(generations, task_ids, strict=True):
+        generation.upstream_ref = task_id
     with transaction.atomic():
         Generation.objects.bulk_create(generations)
         GenerationEvent.objects.bulk_create(
@@ -302,6 +322,14 @@ def put_in_flight(user, api_key: ApiKey, provider: Provider, task_ids: list[str]
             )
         )
         hold_in_bulk(user.credit_account, generations)
+
+
+def callback_url(base_url: str, generation: Generation) -> str:
+    """wakeup.callback_url() under the stack's PUBLIC_BASE_URL (the same SECRET_KEY)."""
+    token = wakeup.token_for(generation.task_id)
+    return base_url + reverse(
+        "upstream-callback", kwargs={"task_id": generation.task_id, "token": token}
+    )
 
 
 # The submit limit
@@ -469,6 +497,9 @@ class InflightResult:
     unsent_claims: int  # poller claims with no poll after them
     ready_to_seen: list[float]
     ready_to_success: list[float]  # successes only
+    callback_to_success: list[float]  # successes called back: the upstream's callback -> success
+    callbacks: int  # callbacks the upstream sent
+    callbacks_refused: int  # callbacks our server did not answer 200
     queue_waits: list[float]  # seen ready -> a worker's claim
     copies: list[float]  # a worker's claim -> success
     polling_s: float  # first row -> every generation seen ready (or the end)
@@ -502,6 +533,7 @@ def run(
     linger: float,
     window: float,
     workdir: Path,
+    callbacks: bool = False,
 ) -> InflightResult:
     upstream = LoopbackUpstream(workdir, ready)
     enabled = list(Provider.objects.filter(enabled=True).values_list("pk", flat=True))
@@ -510,7 +542,7 @@ def run(
     # put in flight, so each set is told apart by its provider.
     submits_provider, provider = (
         Provider.objects.create(
-            name=f"Loopback jobs upstream, {use} (benchmark)",
+            name=f"Loopback jobs upstream, {use}{', called back' if callbacks else ''} (benchmark)",
             kind=Provider.JOBS,
             base_url=upstream.url,
             credentials={"api_key": "bench-loopback-key"},
@@ -530,7 +562,12 @@ def run(
             submit_limit = measure_submits(stack, key, submits, workers) if submits else None
             Provider.objects.filter(pk=submits_provider.pk).update(enabled=False)
             Provider.objects.filter(pk=provider.pk).update(enabled=True)
-            stack.serve("worker,sweeper,poller", Q_WORKERS=str(workers))
+            if callbacks:  # the web role takes the callbacks
+                stack.serve(
+                    "web,worker,sweeper,poller", Q_WORKERS=str(workers), PUBLIC_BASE_URL=stack.url
+                )
+            else:
+                stack.serve("worker,sweeper,poller", Q_WORKERS=str(workers))
             wait_for_poller(stack)
             processes = StackProcesses(stack.process.pid, upstream.process.pid, stack.dsn)
             meter = CpuMeter(processes).start()
@@ -538,10 +575,10 @@ def run(
             started = time.time()
             bound = started + ready[1] + linger
             print(f"  putting {count:,} generations in flight", flush=True)
+            base_url = stack.url if callbacks else ""
             for first in range(0, count, CHUNK):
                 size = min(CHUNK, count - first)
-                task_ids = asyncio.run(create_upstream_tasks(upstream.url, size))
-                put_in_flight(user, api_key, provider, task_ids)
+                put_in_flight(user, api_key, provider, upstream.url, size, base_url)
             print(f"  in flight after {time.time() - started:.1f} s; waiting", flush=True)
             most_overdue = watch(count, provider, started, bound)
             ended = time.time()
@@ -557,6 +594,11 @@ def run(
         with connection.cursor() as cursor:
             cursor.execute(DROP_CLAIM_LOG)
         Provider.objects.filter(pk__in=[submits_provider.pk, provider.pk]).update(enabled=False)
+        # Left unfinished at the bound: out of the way of a later pass (its
+        # pollers would ask an upstream that is gone).
+        Generation.objects.filter(provider=provider).exclude(state__in=Generation.FINISHED).update(
+            next_poll_at=timezone.now() + timedelta(days=1)
+        )
         Provider.objects.filter(pk__in=enabled).update(enabled=True)
     log_lines = problems_in_log(stack.log_path, log_start)
     return analyse(
@@ -678,6 +720,7 @@ def analyse(
     poll_arrivals: list[tuple[float, float]] = []  # (arrival, lag) of each poller poll
     seen_at: dict[str, float] = {}
     queue_waits, copies, ready_to_seen, ready_to_success = [], [], [], []
+    callback_to_success: list[float] = []
     fail_codes: dict[str, int] = {}
     for row in rows:
         task = row["upstream_ref"]
@@ -721,6 +764,9 @@ def analyse(
                     copies.append(row["completed_at"].timestamp() - worker_claim)
         if succeeded:
             ready_to_success.append(row["completed_at"].timestamp() - events.ready[task])
+            if task in events.callbacks:
+                called = events.callbacks[task][0]
+                callback_to_success.append(row["completed_at"].timestamp() - called)
         elif row["state"] == Generation.FAIL:
             fail_codes[row["fail_code"]] = fail_codes.get(row["fail_code"], 0) + 1
 
@@ -777,6 +823,9 @@ def analyse(
         unsent_claims=unsent,
         ready_to_seen=ready_to_seen,
         ready_to_success=ready_to_success,
+        callback_to_success=callback_to_success,
+        callbacks=len(events.callbacks),
+        callbacks_refused=sum(status != 200 for _, status in events.callbacks.values()),
         queue_waits=queue_waits,
         copies=copies,
         polling_s=polling_s,
@@ -818,7 +867,7 @@ def limit_text(
         f"{interval:.0f} s (POLL_MAX_SECONDS + the upstream's answer) that keeps about "
         f"{ceiling * interval:,.0f} in flight without lag (measured: {polls_per_s:.0f} polls/s "
         f"with the poller at {poller_cores:.2f} cores). Results: {copy_rate:.1f} a second, "
-        f"each a waiting worker of {workers} (a poll and a download at 1 s each, then storing)"
+        f"each a worker of {workers} (a download, then probing and storing the video)"
     )
 
 

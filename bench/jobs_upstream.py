@@ -6,11 +6,14 @@ POST /api/v1/jobs/createTask          -> {code: 200, data: {taskId}}
 GET  /api/v1/jobs/recordInfo?taskId=  -> {code: 200, data: {state, resultJson}}
 GET  /files/<taskId>.mp4              -> the video (every task has the same one)
 
-Every answer takes --delay seconds (1 s: a real upstream's status call takes
-hundreds of milliseconds to seconds), waited with asyncio.sleep, so any
-number of requests wait at once. A task is `generating` until its ready
-moment, drawn uniformly from --ready seconds after its creation, and
-`success` from then on; the state is read when the answer is sent.
+Every API answer takes --delay seconds (1 s: a real upstream's status call
+takes hundreds of milliseconds to seconds), waited with asyncio.sleep, so
+any number of requests wait at once; a result file takes --file-delay (real
+upstreams serve results from a CDN or a bucket, not from their API). A task
+is `generating` until its ready moment, drawn uniformly from --ready seconds
+after its creation, and `success` from then on; the state is read when the
+answer is sent. A task created with a `callBackUrl` is called back at its
+ready moment, as the jobs contract does: a POST of its success record.
 
 One asyncio loop on asyncio streams, HTTP/1.1 with keep-alive: the poller
 under test holds hundreds of connections open. What happened is written to
@@ -38,12 +41,22 @@ MAX_BODY = 1024 * 1024
 
 
 class Upstream:
-    def __init__(self, *, port: int, delay: float, ready: tuple[float, float], video: bytes):
+    def __init__(
+        self,
+        *,
+        port: int,
+        delay: float,
+        file_delay: float,
+        ready: tuple[float, float],
+        video: bytes,
+    ):
         self.port = port
         self.delay = delay
+        self.file_delay = file_delay
         self.ready = ready
         self.video = video
         self.tasks: dict[str, tuple[float, float]] = {}  # taskId -> (created, ready)
+        self.callbacks: set[asyncio.Future] = set()  # kept, or asyncio may drop them
         self.events: list[list] = []
 
     def result_url(self, task_id: str) -> str:
@@ -68,7 +81,8 @@ class Upstream:
                     return
                 body = await reader.readexactly(length) if length else b""
                 arrived = time.time()
-                await asyncio.sleep(self.delay)
+                file = target.startswith("/files/")
+                await asyncio.sleep(self.file_delay if file else self.delay)
                 status, content_type, payload = self.answer(method, target, body, arrived)
                 keep = headers.get("connection", "").lower() != "close"
                 head = (
@@ -94,6 +108,12 @@ class Upstream:
             ready = now + random.uniform(*self.ready)
             self.tasks[task_id] = (now, ready)
             self.events.append(["task", task_id, now, ready])
+            callback = json.loads(body or b"{}").get("callBackUrl")
+            if callback:
+                call = self.call_back(callback, task_id)
+                asyncio.get_running_loop().call_later(
+                    ready - now, lambda: self.callbacks.add(asyncio.ensure_future(call))
+                )
             return self.envelope({"taskId": task_id})
         if method == "GET" and parts.path == "/api/v1/jobs/recordInfo":
             task_id = parse_qs(parts.query).get("taskId", [""])[0]
@@ -102,14 +122,38 @@ class Upstream:
                 return self.envelope(None, code=404, msg="no such task")
             done = now >= task[1]
             self.events.append(["poll", task_id, arrived, now, done])
-            data = {"taskId": task_id, "state": "success" if done else "generating"}
-            if done:
-                data["resultJson"] = json.dumps({"resultUrls": [self.result_url(task_id)]})
+            data = self.success(task_id) if done else {"taskId": task_id, "state": "generating"}
             return self.envelope(data)
         if method == "GET" and parts.path.startswith("/files/"):
             self.events.append(["download", parts.path[7:].removesuffix(".mp4"), arrived, now])
             return 200, "video/mp4", self.video
         return self.envelope(None, code=404, msg="not found", status=404)
+
+    def success(self, task_id: str) -> dict:
+        result = json.dumps({"resultUrls": [self.result_url(task_id)]})
+        return {"taskId": task_id, "state": "success", "resultJson": result}
+
+    async def call_back(self, url: str, task_id: str) -> None:
+        """POST the task's success record to its callBackUrl (plain HTTP, one connection)."""
+        parts = urlsplit(url)
+        body = json.dumps({"code": 200, "msg": "success", "data": self.success(task_id)})
+        sent, status = time.time(), 0
+        try:
+            reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+            writer.write(
+                (
+                    f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                    "Content-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}"
+                ).encode()
+            )
+            await writer.drain()
+            status = int((await reader.readline()).split()[1])
+            writer.close()
+        except (OSError, ValueError, IndexError):
+            pass
+        self.events.append(["callback", task_id, sent, status])
 
     @staticmethod
     def envelope(data, *, code: int = 200, msg: str = "success", status: int = 200):
@@ -138,6 +182,9 @@ def main() -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay", type=float, default=1.0, help="seconds every answer takes")
     parser.add_argument(
+        "--file-delay", type=float, default=None, help="seconds a result file takes (--delay)"
+    )
+    parser.add_argument(
         "--ready", default="30,120", help="a task is ready this many seconds after it was created"
     )
     parser.add_argument("--video", type=Path, required=True, help="the MP4 every result serves")
@@ -149,7 +196,11 @@ def main() -> int:
     wanted = 65536 if hard == resource.RLIM_INFINITY else hard
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
     upstream = Upstream(
-        port=args.port, delay=args.delay, ready=(low, high), video=args.video.read_bytes()
+        port=args.port,
+        delay=args.delay,
+        file_delay=args.delay if args.file_delay is None else args.file_delay,
+        ready=(low, high),
+        video=args.video.read_bytes(),
     )
     asyncio.run(serve(upstream, args.log))
     return 0

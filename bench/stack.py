@@ -55,6 +55,9 @@ class BenchStack:
         token = tag or secrets.token_hex(4)
         self.database = f"reelgate_bench_{token}"
         self.prefix = f"reelgate-bench-{token}"
+        # One for the benchmark and every process it starts: upstream callback
+        # URLs the benchmark makes must verify in the stack.
+        self.secret_key = "bench-" + secrets.token_urlsafe(32)
         self.workdir = Path(tempfile.mkdtemp(prefix="reelgate-bench-"))
         self.port = free_port()
         self.database_created = False
@@ -78,7 +81,7 @@ class BenchStack:
             "KEY_PREFIX": self.prefix,
             "MEDIA_ROOT": str(self.workdir / "media"),
             "STATIC_ROOT": str(self.workdir / "static"),
-            "SECRET_KEY": "bench-" + secrets.token_urlsafe(32),
+            "SECRET_KEY": self.secret_key,
             "DEBUG": "0",
             "LOG_LEVEL": "WARNING",
             "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
