@@ -11,8 +11,8 @@ from django.http import HttpRequest, JsonResponse
 
 from playground import catalog
 from playground.api import replicate_openapi
-from playground.api.common import request_base_url
 from playground.catalog import envelope, error_responses
+from playground.contracts.wire import request_base_url
 
 STRING = {"type": "string"}
 NULLABLE_STRING = {"type": ["string", "null"]}

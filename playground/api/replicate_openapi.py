@@ -6,8 +6,7 @@ openapi.extra_paths() adds them to the document.
 
 from typing import Any
 
-from playground.api.replicate_files import METADATA_MAX_BYTES
-from playground.api.replicate_predictions import EVENTS, STATUSES, WAIT_MAX_SECONDS
+from playground.contracts.replicate import EVENTS, METADATA_MAX_BYTES, STATUSES, WAIT_MAX_SECONDS
 
 TAGS = ["Replicate predictions"]
 FILE_TAGS = ["Replicate files"]

@@ -20,9 +20,9 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from playground import catalog
+from playground.keyset import paginate
 from playground.models import Generation
 from playground.pages.common import team_generations, team_id
-from playground.pages.keyset import paginate
 
 PAGE_SIZE = 24
 
