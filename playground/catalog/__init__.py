@@ -4,7 +4,7 @@ The API contracts, the engine and the playground use only these names:
 
     get_spec(name) -> ModelSpec          all_specs() -> list[ModelSpec]
     validate(name, input) -> dict        quote(name, normalized) -> Quote
-    form_class(name) -> type[Form]       openapi_components(), openapi_document()
+    form_class(name) -> type[Form]       input_schema(spec) -> dict (JSON Schema)
 
 `name` is a model id or any of its aliases.
 """
@@ -12,12 +12,7 @@ The API contracts, the engine and the playground use only these names:
 from playground.catalog.errors import SpecError, SpecErrors, UnknownModel, ValidationFailed
 from playground.catalog.forms import form_class
 from playground.catalog.loader import all_specs, clear_cache, get_spec
-from playground.catalog.openapi import (
-    envelope,
-    error_responses,
-    openapi_components,
-    openapi_document,
-)
+from playground.catalog.openapi import input_schema
 from playground.catalog.pricing import Quote, quote
 from playground.catalog.spec import FIELD_TYPES, FieldSpec, ModelSpec
 from playground.catalog.validator import validate
@@ -33,12 +28,9 @@ __all__ = [
     "ValidationFailed",
     "all_specs",
     "clear_cache",
-    "envelope",
-    "error_responses",
     "form_class",
     "get_spec",
-    "openapi_components",
-    "openapi_document",
+    "input_schema",
     "quote",
     "validate",
 ]

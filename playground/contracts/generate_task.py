@@ -14,6 +14,15 @@ Its envelope is the jobs contract's; its status is recordInfo's in its own words
 from playground import catalog
 from playground.contracts import jobs
 from playground.contracts.errors import ApiError, field_errors
+from playground.contracts.openapi import (
+    INTEGER,
+    NULLABLE_INTEGER,
+    NULLABLE_STRING,
+    STRING,
+    json_body,
+    obj,
+    query,
+)
 from playground.contracts.wire import Submission, callback_from
 from playground.models import Generation
 
@@ -62,3 +71,73 @@ def record(generation: Generation, request_base: str | None = None) -> dict:
 
 def callback_body(generation: Generation) -> dict:
     return {"code": 200, "msg": "success", "data": record(generation)}
+
+
+# -- OpenAPI --------------------------------------------------------------------
+
+STATE_SCHEMA = {"type": "string", "enum": list(dict.fromkeys(STATES.values()))}
+
+
+def status_schema() -> dict:
+    return obj(
+        ["taskId", "state"],
+        taskId=STRING,
+        model=STRING,
+        state=STATE_SCHEMA,
+        param=NULLABLE_STRING,
+        resultJson=NULLABLE_STRING,
+        failCode=NULLABLE_STRING,
+        failMsg=NULLABLE_STRING,
+        progress=INTEGER,
+        createTime=INTEGER,
+        completeTime=NULLABLE_INTEGER,
+        costTime=NULLABLE_INTEGER,
+    )
+
+
+def paths() -> dict:
+    return {
+        "/api/v1/generateTask/{model}": {
+            "post": {
+                "operationId": "generateTask",
+                "tags": ["generateTask"],
+                "summary": "Create a task for the model in the path (seed 004's dialect)",
+                "parameters": [jobs.MODEL_IN_PATH],
+                "requestBody": json_body(
+                    obj(
+                        ["input"],
+                        request_type={"type": "string", "enum": ["async", "callback"]},
+                        callback_url={**STRING, "format": "uri"},
+                        provider={"type": "string", "enum": ["auto", "value", "official"]},
+                        input={"type": "object"},
+                    ),
+                    {
+                        "request_type": "async",
+                        "input": {
+                            "mode": "master-text-to-video",
+                            "prompt": "A red fox in fresh snow",
+                        },
+                    },
+                ),
+                "responses": {
+                    **jobs.envelope_ok(obj(["taskId"], taskId=STRING)),
+                    **jobs.error_responses(400, 401, 402, 413, 422, 429, 455, 500, 505),
+                },
+            }
+        },
+        "/api/v1/statusTask/{model}": {
+            "get": {
+                "operationId": "statusTask",
+                "tags": ["generateTask"],
+                "summary": "A generateTask task's state and result",
+                "parameters": [
+                    jobs.MODEL_IN_PATH,
+                    query("taskId", "The taskId generateTask returned."),
+                ],
+                "responses": {
+                    **jobs.envelope_ok(status_schema()),
+                    **jobs.error_responses(400, 401, 404, 429, 455, 500),
+                },
+            }
+        },
+    }

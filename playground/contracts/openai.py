@@ -33,6 +33,16 @@ from playground.catalog import FieldSpec, ModelSpec
 from playground.catalog.values import is_blank
 from playground.contracts import openai_sizes
 from playground.contracts.errors import ApiError
+from playground.contracts.openapi import (
+    INTEGER,
+    NULLABLE_INTEGER,
+    NULLABLE_STRING,
+    STRING,
+    json_body,
+    obj,
+    ok,
+    path_param,
+)
 from playground.contracts.wire import Submission
 from playground.models import Generation
 
@@ -410,3 +420,217 @@ def content_file(generation: Generation, variant: str):
             code="video_not_ready",
         )
     return getattr(generation, VARIANTS[variant])
+
+
+# -- OpenAPI --------------------------------------------------------------------
+
+STATUS_SCHEMA = {"type": "string", "enum": list(dict.fromkeys(STATES.values()))}
+ERROR_SCHEMA = obj(
+    ["error"],
+    error=obj(
+        ["message", "type", "param", "code"],
+        message=STRING,
+        type=STRING,
+        param=NULLABLE_STRING,
+        code=NULLABLE_STRING,
+    ),
+)
+ERROR_TEXT = {
+    400: "Invalid request: a bad parameter or model field (param names it).",
+    401: "The API key is missing or invalid.",
+    402: "Not enough credits (code insufficient_quota).",
+    404: "No such video (or another team's), or its content is not ready yet.",
+    405: "Method not allowed.",
+    413: "Request too large: a JSON body over 2.5 MB (send input_reference as a file), "
+    "or a form with too many fields or files.",
+    429: "Rate limited, or too many unfinished videos.",
+    455: "Service unavailable: maintenance.",
+    500: "Server error.",
+    505: "No provider serves the model now.",
+}
+VIDEO_ID_IN_PATH = path_param("video_id", "The video's id, as create returned it.")
+
+
+def errors(*codes: int) -> dict:
+    return {
+        str(code): {
+            "description": ERROR_TEXT[code],
+            "content": {"application/json": {"schema": ERROR_SCHEMA}},
+        }
+        for code in codes
+    }
+
+
+def video_schema() -> dict:
+    return obj(
+        ["id", "object", "model", "status", "progress", "created_at", "seconds", "size"],
+        id=STRING,
+        object={"type": "string", "const": "video"},
+        model=STRING,
+        status=STATUS_SCHEMA,
+        progress={"type": "integer", "minimum": 0, "maximum": 100},
+        created_at=INTEGER,
+        completed_at=NULLABLE_INTEGER,
+        expires_at={"type": "null", "description": "Results are kept until deleted."},
+        seconds={**STRING, "examples": ["5"]},
+        size={**STRING, "examples": ["1280x720"]},
+        prompt=NULLABLE_STRING,
+        remixed_from_video_id=NULLABLE_STRING,
+        error={"oneOf": [{"type": "null"}, obj(["code", "message"], code=STRING, message=STRING)]},
+    )
+
+
+def paths() -> dict:
+    fields = {
+        "model": {**STRING, "description": "A model id or alias; OPENAI_DEFAULT_MODEL if none."},
+        "prompt": STRING,
+        "seconds": {**STRING, "description": "The model's duration.", "examples": ["5"]},
+        "size": {**STRING, "description": "WIDTHxHEIGHT the model makes.", "examples": ["854x480"]},
+    }
+    reference = {
+        "oneOf": [
+            {**STRING, "description": "An image URL."},
+            obj(["image_url"], image_url={**STRING, "description": "http(s) or base64 data: URL"}),
+            obj(["file_id"], file_id={**STRING, "description": "The fileId of an upload."}),
+        ]
+    }
+    create_body = {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["prompt"],
+                    "properties": {
+                        **fields,
+                        "input_reference": {
+                            "type": "string",
+                            "contentMediaType": "application/octet-stream",
+                            "description": "A start image file: JPEG, PNG or WebP.",
+                        },
+                    },
+                    "additionalProperties": {"type": "string"},
+                    "description": "Other keys are the model's own fields (see its schema).",
+                }
+            },
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["prompt"],
+                    "properties": {**fields, "input_reference": reference},
+                    "additionalProperties": True,
+                    "description": "Other keys are the model's own fields (see its schema).",
+                },
+                "example": {"model": "kling/v2-1", "prompt": "A red fox", "size": "854x480"},
+            },
+        },
+    }
+    tags = ["OpenAI videos"]
+    video_ok = ok(video_schema())
+    optional = {"in": "query", "required": False}
+    return {
+        "/v1/videos": {
+            "post": {
+                "operationId": "openaiCreateVideo",
+                "tags": tags,
+                "summary": "Create a video (the openai SDK's client.videos.create)",
+                "requestBody": create_body,
+                "responses": {**video_ok, **errors(400, 401, 402, 413, 429, 455, 500, 505)},
+            },
+            "get": {
+                "operationId": "openaiListVideos",
+                "tags": tags,
+                "summary": "The team's videos made through this contract, by cursor",
+                "parameters": [
+                    {"name": "after", **optional, "schema": STRING},
+                    {
+                        "name": "limit",
+                        **optional,
+                        "schema": {**INTEGER, "minimum": 1, "maximum": 100},
+                    },
+                    {
+                        "name": "order",
+                        **optional,
+                        "schema": {"type": "string", "enum": ["asc", "desc"]},
+                    },
+                ],
+                "responses": {
+                    **ok(
+                        obj(
+                            ["object", "data", "first_id", "last_id", "has_more"],
+                            object={"type": "string", "const": "list"},
+                            data={"type": "array", "items": video_schema()},
+                            first_id=NULLABLE_STRING,
+                            last_id=NULLABLE_STRING,
+                            has_more={"type": "boolean"},
+                        )
+                    ),
+                    **errors(400, 401, 429, 455, 500),
+                },
+            },
+        },
+        "/v1/videos/{video_id}": {
+            "get": {
+                "operationId": "openaiRetrieveVideo",
+                "tags": tags,
+                "summary": "A video's status (openai-poll-after-ms says when to ask again)",
+                "parameters": [VIDEO_ID_IN_PATH],
+                "responses": {**video_ok, **errors(401, 404, 429, 455, 500)},
+            },
+            "delete": {
+                "operationId": "openaiDeleteVideo",
+                "tags": tags,
+                "summary": "Delete a completed or failed video and its files (not its charge)",
+                "parameters": [VIDEO_ID_IN_PATH],
+                "responses": {
+                    **ok(
+                        obj(
+                            ["id", "object", "deleted"],
+                            id=STRING,
+                            object={"type": "string", "const": "video.deleted"},
+                            deleted={"type": "boolean"},
+                        )
+                    ),
+                    **errors(400, 401, 404, 429, 455, 500),
+                },
+            },
+        },
+        "/v1/videos/{video_id}/content": {
+            "get": {
+                "operationId": "openaiDownloadVideoContent",
+                "tags": tags,
+                "summary": "The MP4, or its poster with variant=thumbnail",
+                "parameters": [
+                    VIDEO_ID_IN_PATH,
+                    {
+                        "name": "variant",
+                        **optional,
+                        "schema": {"type": "string", "enum": ["video", "thumbnail"]},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The file.",
+                        "content": {
+                            media: {"schema": {"type": "string", "contentMediaType": media}}
+                            for media in ("video/mp4", "image/jpeg", "image/png", "image/webp")
+                        },
+                    },
+                    **errors(400, 401, 404, 429, 455, 500),
+                },
+            }
+        },
+        "/v1/videos/{video_id}/remix": {
+            "post": {
+                "operationId": "openaiRemixVideo",
+                "tags": tags,
+                "summary": "A new video: the same model and parameters, a new prompt",
+                "parameters": [VIDEO_ID_IN_PATH],
+                "requestBody": json_body(obj(["prompt"], prompt=STRING), {"prompt": "At night"}),
+                "responses": {
+                    **video_ok,
+                    **errors(400, 401, 402, 404, 413, 429, 455, 500, 505),
+                },
+            }
+        },
+    }

@@ -7,7 +7,17 @@ Its envelope is the jobs contract's.
 """
 
 from playground import catalog
+from playground.contracts import jobs
 from playground.contracts.jobs import kie_submission
+from playground.contracts.openapi import (
+    INTEGER,
+    NULLABLE_INTEGER,
+    NULLABLE_STRING,
+    STRING,
+    json_body,
+    obj,
+    query,
+)
 from playground.contracts.wire import (
     Submission,
     callback_from,
@@ -84,5 +94,79 @@ def callback_body(generation: Generation) -> dict:
             "costTime": generation.cost_time_ms,
             "completeTime": ms(generation.completed_at),
             "createTime": ms(generation.created_at),
+        },
+    }
+
+
+# -- OpenAPI --------------------------------------------------------------------
+
+STATE_SCHEMA = {"type": "string", "enum": list(dict.fromkeys(STATES.values()))}
+
+
+def status_schema() -> dict:
+    return obj(
+        ["taskId", "state", "model"],
+        taskId=STRING,
+        state=STATE_SCHEMA,
+        model=STRING,
+        progress=INTEGER,
+        resultUrls={"type": "array", "items": STRING},
+        createTime=INTEGER,
+        completeTime=NULLABLE_INTEGER,
+        costTime=NULLABLE_INTEGER,
+        failCode=NULLABLE_STRING,
+        failMsg=NULLABLE_STRING,
+    )
+
+
+def paths() -> dict:
+    flat_body = {
+        "type": "object",
+        "required": ["model"],
+        "properties": {
+            "model": {**STRING, "examples": ["kling-v2-6"]},
+            "callback_url": {**STRING, "format": "uri"},
+        },
+        "additionalProperties": True,
+        "description": "The model's input fields, flat beside `model` (see the model schemas).",
+    }
+    return {
+        "/api/v1/video/generations": {
+            "post": {
+                "operationId": "createVideoGeneration",
+                "tags": ["video generations"],
+                "summary": "Create a task (flat body; seed 002's dialect)",
+                "requestBody": json_body(
+                    flat_body,
+                    {
+                        "model": "kling-v2-6",
+                        "prompt": "A girl dancing on the beach at sunset",
+                        "mode": "std",
+                        "duration": "5",
+                        "aspect_ratio": "16:9",
+                    },
+                ),
+                "responses": {
+                    **jobs.envelope_ok(
+                        obj(
+                            ["taskId", "state", "model"],
+                            taskId=STRING,
+                            state=STATE_SCHEMA,
+                            model=STRING,
+                        )
+                    ),
+                    **jobs.error_responses(400, 401, 402, 413, 422, 429, 455, 500, 505),
+                },
+            },
+            "get": {
+                "operationId": "getVideoGeneration",
+                "tags": ["video generations"],
+                "summary": "A task's state and result URLs",
+                "parameters": [query("task_id", "The taskId the create call returned.")],
+                "responses": {
+                    **jobs.envelope_ok(status_schema()),
+                    **jobs.error_responses(400, 401, 404, 429, 455, 500),
+                },
+            },
         },
     }
