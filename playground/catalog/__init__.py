@@ -10,12 +10,11 @@ The API contracts, the engine and the playground use only these names:
 """
 
 from playground.catalog.errors import SpecError, SpecErrors, UnknownModel, ValidationFailed
-from playground.catalog.forms import form_class
-from playground.catalog.loader import all_specs, clear_cache, get_spec
+from playground.catalog.forms import form_class, form_class_for
+from playground.catalog.loader import all_specs, forget_catalogs, get_spec, quote, validate
 from playground.catalog.openapi import input_schema
-from playground.catalog.pricing import Quote, quote
+from playground.catalog.pricing import Quote
 from playground.catalog.spec import FIELD_TYPES, FieldSpec, ModelSpec
-from playground.catalog.validator import validate
 
 __all__ = [
     "FIELD_TYPES",
@@ -34,3 +33,9 @@ __all__ = [
     "quote",
     "validate",
 ]
+
+
+def clear_cache() -> None:
+    """Forget loaded catalogs and the forms built from them (tests that rewrite spec files)."""
+    forget_catalogs()
+    form_class_for.cache_clear()
