@@ -25,6 +25,7 @@ from playground.contracts.openapi import (
     json_content,
     obj,
     ok,
+    path_param,
     ref,
 )
 from playground.contracts.wire import (
@@ -158,20 +159,12 @@ ERROR_CODES: dict[int, str] = {
     501: "Generation failed.",
     505: "Feature disabled.",
 }
-TASK_STATES = ("waiting", "queuing", "generating", "success", "fail")
-FAIL_CODES = ("CONTENT_VIOLATION", "INVALID_IMAGE_URL", "UPSTREAM_ERROR", "TIMEOUT")
 # The seeds' words: the states and fail codes a client may read.
 TASK_STATES = ("waiting", "queuing", "generating", "success", "fail")
 FAIL_CODES = ("CONTENT_VIOLATION", "INVALID_IMAGE_URL", "UPSTREAM_ERROR", "TIMEOUT")
 
 
-MODEL_IN_PATH = {
-    "name": "model",
-    "in": "path",
-    "required": True,
-    "schema": STRING,
-    "description": "A model id or alias, e.g. kling-2-1.",
-}
+MODEL_IN_PATH = path_param("model", "A model id or alias, e.g. kling-2-1.")
 CREDITS = obj(
     ["balance", "held", "available"],
     balance=NUMBER,
