@@ -24,8 +24,8 @@ from django.utils import timezone
 from accounts.models import Team
 from accounts.teams import create_member
 from playground import catalog
+from playground.keyset import cursor_for
 from playground.models import Generation
-from playground.pages.keyset import cursor_for
 
 BATCH = 5000
 SPAN = timedelta(days=90)

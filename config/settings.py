@@ -11,6 +11,8 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.env import (
     database_from_url,
     envbool,
@@ -301,8 +303,6 @@ UPLOAD_RETENTION_HOURS = envint("UPLOAD_RETENTION_HOURS", 24, minimum=1)
 
 def _seconds_list(name: str, default: str, *, allow_empty: bool) -> list[float]:
     """A comma-separated list of seconds ("1,2,4"), each a positive number."""
-    from django.core.exceptions import ImproperlyConfigured
-
     values = []
     for item in envlist(name, default):
         try:

@@ -28,6 +28,7 @@ from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from accounts import ledger
+from playground import notify
 from playground.models import Generation, GenerationEvent
 
 log = logging.getLogger(__name__)
@@ -343,12 +344,8 @@ def fail(
 
 
 def _after_start(generation_id: int) -> None:
-    from playground import notify
-
     notify.generation_started(generation_id)
 
 
 def _after_finish(generation_id: int) -> None:
-    from playground import notify
-
     notify.generation_finished(generation_id)

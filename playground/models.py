@@ -1,13 +1,16 @@
 import base64
 import secrets
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import models
 from django.utils import timezone
 
 from accounts.models import ApiKey, Team, money_field
 from playground.secretbox import SealedJSONField
+from playground.storage import absolute_url
 
 
 def new_task_id() -> str:
@@ -340,9 +343,13 @@ class Upload(models.Model):
     @property
     def expires_at(self):
         """When the upload is deleted unless a generation uses it first."""
-        from datetime import timedelta
-
         return self.created_at + timedelta(hours=settings.UPLOAD_RETENTION_HOURS)
+
+    def public_url(self, request_base_url: str) -> str:
+        """The file's absolute URL: on PUBLIC_BASE_URL when set, else on the
+        requesting host (`request_base_url`), unless the storage gives absolute URLs."""
+        url = default_storage.url(self.storage_name)
+        return absolute_url(url, settings.PUBLIC_BASE_URL or request_base_url)
 
 
 # The webhook models live in their own package; importing them here registers them.

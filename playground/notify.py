@@ -4,6 +4,8 @@ import logging
 
 from django.db import transaction
 
+from playground.webhooks import events
+
 log = logging.getLogger(__name__)
 
 
@@ -14,8 +16,6 @@ def generation_finished(generation_id: int) -> None:
     events) in that transaction and queues them once it commits;
     playground/webhooks/ does the rest.
     """
-    from playground.webhooks import events
-
     try:
         # A savepoint: should making them fail, the transition still commits.
         with transaction.atomic():
@@ -34,8 +34,6 @@ def generation_started(generation_id: int) -> None:
     Makes its start callback when its contract sends one (Replicate's `start`
     webhook); playground/webhooks/ does the rest.
     """
-    from playground.webhooks import events
-
     try:
         with transaction.atomic():
             events.generation_started(generation_id)

@@ -1,4 +1,4 @@
-"""Removing stored files, whatever the media storage."""
+"""Stored files, whatever the media storage: their absolute URLs, and removing them."""
 
 import logging
 from pathlib import Path, PurePosixPath
@@ -6,6 +6,12 @@ from pathlib import Path, PurePosixPath
 from django.core.files.storage import FileSystemStorage, default_storage
 
 log = logging.getLogger(__name__)
+
+
+def absolute_url(url: str, base_url: str) -> str:
+    """A storage URL made absolute: object storage hands out absolute URLs
+    already; the local media storage gives paths, served on `base_url`."""
+    return url if url.startswith(("http://", "https://")) else base_url + url
 
 
 def delete_files(*names: str) -> None:

@@ -22,7 +22,7 @@ from replicate.pagination import paginate
 from accounts import apikeys, ledger
 from accounts.models import LedgerEntry
 from playground import catalog
-from playground.api import replicate_predictions
+from playground.contracts import replicate as replicate_predictions
 from playground.models import Generation
 from playground.webhooks.models import Delivery
 from tests.httpservers import LoopbackServer, Reply

@@ -24,8 +24,8 @@ from replicate.exceptions import ReplicateError
 
 from accounts import apikeys
 from playground import uploads
-from playground.api import replicate_predictions
 from playground.api.openapi import document
+from playground.contracts import replicate as replicate_predictions
 from playground.models import Generation, Upload
 from tests.test_api_replicate import sdk
 

@@ -5,14 +5,16 @@ import json
 import pytest
 
 from playground import catalog
-from playground.catalog.openapi import ERROR_CODES
+from playground.api import openapi
+from playground.contracts import jobs
+from playground.contracts.jobs import ERROR_CODES
 
 SPECS = catalog.all_specs()
 
 
 @pytest.fixture(scope="module")
 def document() -> dict:
-    return catalog.openapi_document("https://reelgate.example/")
+    return openapi.document("https://reelgate.example/")
 
 
 @pytest.fixture(scope="module")
@@ -152,23 +154,23 @@ def test_it_lets_other_contracts_add_paths():
                     "200": {
                         "description": "ok",
                         "content": {
-                            "application/json": {"schema": catalog.envelope({"type": "object"})}
+                            "application/json": {"schema": jobs.envelope_schema({"type": "object"})}
                         },
                     },
-                    **catalog.error_responses(401, 402),
+                    **jobs.error_responses(401, 402),
                 }
             }
         }
     }
-    document = catalog.openapi_document(paths=extra)
+    document = openapi.document(paths=extra)
     assert document["servers"] == [{"url": "/"}]
     assert "/api/v1/jobs/createTask" in document["paths"]
     assert document["paths"]["/api/v1/video/generations"] == extra["/api/v1/video/generations"]
     # Each call builds a fresh document: a caller's additions stay its own.
     document["paths"]["/x"] = {}
-    assert "/x" not in catalog.openapi_document()["paths"]
+    assert "/x" not in openapi.document()["paths"]
 
 
 def test_it_gives_components_on_their_own():
-    components = catalog.openapi_components()
+    components = openapi.components()
     assert {"schemas", "responses", "parameters", "securitySchemes"} <= set(components)

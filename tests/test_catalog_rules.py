@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from playground import catalog
+from playground.api import openapi
 
 SPEC = {
     "id": "acme/everything",
@@ -151,7 +152,7 @@ def test_it_builds_a_form_for_a_text_field():
 
 
 def test_it_translates_the_rules_into_json_schema():
-    schema = catalog.openapi_components()["schemas"]["Input.acme.everything"]
+    schema = openapi.components()["schemas"]["Input.acme.everything"]
     assert schema["allOf"][0] == {
         "if": {"properties": {"mode": {"enum": ["b", "c"]}}, "required": ["mode"]},
         "then": {"properties": {"seconds": {"maximum": 10}}},

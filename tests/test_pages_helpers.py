@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from playground import keyset
 from playground.models import Generation
-from playground.pages import keyset
 
 
 def test_it_round_trips_a_cursor():

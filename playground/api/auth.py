@@ -6,9 +6,7 @@ ours, the core's, or an unexpected one — into the contract's own error
 envelope. Views only parse, call the core and render.
 """
 
-import json
 import logging
-import math
 from collections.abc import Callable
 from functools import wraps
 
@@ -18,7 +16,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from accounts import apikeys
 from playground.api import limits
-from playground.api.errors import ApiError, from_domain
+from playground.api.errors import from_domain
+from playground.contracts.errors import ApiError
+from playground.contracts.wire import parse_json
 
 log = logging.getLogger(__name__)
 
@@ -87,58 +87,3 @@ def read_json(request: HttpRequest) -> dict:
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object.")
     return body
-
-
-# Deeper than any request of ours needs, and shallow enough for every
-# recursive encoder on the way to the database.
-MAX_JSON_DEPTH = 64
-
-
-def parse_json(text: bytes | str):
-    """JSON the database can store as sent, or ValueError saying why not.
-
-    Requests are stored as sent, so besides what json.loads refuses this
-    refuses what PostgreSQL's jsonb (and SQLite's JSON check) cannot hold:
-    NaN and infinities, \u0000, unpaired surrogates; and nesting deeper than
-    MAX_JSON_DEPTH.
-    """
-    try:
-        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except RecursionError:
-        raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep") from None
-    _check_storable(value)
-    return value
-
-
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not allowed: numbers must be finite")
-
-
-def _finite_float(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):  # 1e999 reads as infinity
-        raise ValueError(f"{text} is out of range: numbers must be finite")
-    return number
-
-
-def _check_storable(value) -> None:
-    # Iterative: a value json.loads accepted may still be deeper than Python's
-    # recursion limit allows from inside a request.
-    pending = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                raise ValueError("it contains a null character (\\u0000)")
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError("it contains an unpaired surrogate (\\ud800-\\udfff)") from None
-        elif isinstance(item, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep")
-            if isinstance(item, dict):
-                pending.extend((key, depth) for key in item)
-                pending.extend((child, depth + 1) for child in item.values())
-            else:
-                pending.extend((child, depth + 1) for child in item)

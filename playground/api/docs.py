@@ -5,8 +5,8 @@ from django.http import Http404
 from django.shortcuts import render
 
 from playground import catalog
-from playground.api.common import request_base_url
-from playground.api.snippets import KEY_VARIABLE, all_snippets, sdk_snippets
+from playground.contracts.snippets import KEY_VARIABLE, all_snippets, sdk_snippets
+from playground.contracts.wire import request_base_url
 
 
 @login_required

@@ -1,42 +1,16 @@
-"""API errors. Each contract renders them in its own envelope."""
+"""How domain errors and Django's request limits become API errors, and the 404 of
+unrouted URLs. Each contract renders an ApiError in its own envelope."""
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import JsonResponse
+from django.views.defaults import page_not_found
 
 from accounts.ledger import InsufficientCredits
 from playground.catalog import UnknownModel, ValidationFailed
+from playground.contracts.errors import ApiError, field_errors
 from playground.outbound import human_size
 from playground.services import IdempotencyConflict, ModelUnavailable, TooManyUnfinished
-
-
-class ApiError(Exception):
-    """An answer other than success: HTTP status, a message for a person,
-    optional field errors and a machine code for contracts that have one."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        errors: dict[str, list[str]] | None = None,
-        code: str | None = None,
-        retry_after: int | None = None,
-        param: str | None = None,
-    ):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.errors = errors
-        self.code = code
-        self.retry_after = retry_after
-        self.param = param
-
-
-def field_errors(errors: dict[str, list[str]], prefix: str = "") -> ApiError:
-    summary = "; ".join(f"{prefix}{field}: {' '.join(msgs)}" for field, msgs in errors.items())
-    named = {f"{prefix}{field}": msgs for field, msgs in errors.items()}
-    first = next(iter(named), None)
-    return ApiError(422, summary, errors=named, code="invalid_request", param=first)
 
 
 def from_domain(exc: Exception, *, input_prefix: str = "") -> ApiError | None:
@@ -111,9 +85,6 @@ def not_found(request, exception=None):
 
     API clients parse every answer as JSON; Django's HTML page would break them.
     """
-    from django.http import JsonResponse
-    from django.views.defaults import page_not_found
-
     message = f"No endpoint at {request.path}."
     if request.path.startswith("/api/"):
         return JsonResponse({"code": 404, "msg": message, "data": None}, status=404)

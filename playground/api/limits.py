@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from config import redis_client
-from playground.api.errors import ApiError
+from playground.contracts.errors import ApiError
 
 # A window's counter outlives its minute a little, then expires.
 WINDOW_TTL = 120

@@ -1,65 +1,35 @@
 """The three Kie-style upload endpoints: multipart stream, base64 JSON, and a URL to fetch.
 
-Each answers with the same `data`: the fields of both shapes Kie documents
-for its upload results. The returned `fileUrl` goes straight into createTask
-as `image_url`, `image_urls` or `motion_video`. `uploadPath` is accepted for
-compatibility and ignored: every upload is stored under an unguessable path.
+Each answers with the same `data` (contracts.jobs.upload_data): the fields
+of both shapes Kie documents for its upload results. The returned `fileUrl`
+goes straight into createTask as `image_url`, `image_urls` or `motion_video`.
+`uploadPath` is accepted for compatibility and ignored: every upload is
+stored under an unguessable path.
 """
 
-import base64
-import binascii
 import json
 import tempfile
-from datetime import UTC
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
 
-from playground import outbound, uploads
+from playground import base64data, outbound, uploads
 from playground.api.auth import read_json
-from playground.api.common import absolute, request_base_url
-from playground.api.errors import ApiError, field_errors
-from playground.api.jobs import envelope, kie_api, optional_string
-from playground.models import Upload
+from playground.api.jobs import kie_api
+from playground.contracts import jobs
+from playground.contracts.errors import ApiError, field_errors
+from playground.contracts.wire import optional_string, request_base_url
 
 # Room for the multipart boundaries and the small text fields beside the file.
 MULTIPART_OVERHEAD = 1024 * 1024
 # Room for `data:<mime>;base64,`, fileName, uploadPath and the JSON around them.
 JSON_OVERHEAD = 64 * 1024
-# Decoded in slices of this many base64 characters (a multiple of 4).
-BASE64_SLICE = 4 * 16 * 1024
 # A URL upload may take this long in all, however slowly the server sends.
 FETCH_TOTAL_SECONDS = 120
-
-
-def iso(moment) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def file_url(upload: Upload, request: HttpRequest) -> str:
-    url = default_storage.url(upload.storage_name)
-    return absolute(url, settings.PUBLIC_BASE_URL or request_base_url(request))
-
-
-def upload_data(upload: Upload, request: HttpRequest) -> dict:
-    url = file_url(upload, request)
-    return {
-        "fileId": upload.file_id,
-        "fileName": upload.file_name,
-        "originalName": upload.original_name,
-        "filePath": upload.storage_name,
-        "fileUrl": url,
-        "downloadUrl": url,
-        "fileSize": upload.size_bytes,
-        "mimeType": upload.mime_type,
-        "uploadedAt": iso(upload.created_at),
-        "expiresAt": iso(upload.expires_at),
-    }
 
 
 def store(request: HttpRequest, field: str, source, original_name: str) -> JsonResponse:
@@ -67,7 +37,7 @@ def store(request: HttpRequest, field: str, source, original_name: str) -> JsonR
         upload = uploads.store_upload(request.user, source, original_name=original_name)
     except uploads.UploadRefused as exc:
         raise field_errors({field: [str(exc)]}) from None
-    return envelope(upload_data(upload, request))
+    return jobs.envelope(jobs.upload_data(upload, request_base_url(request)))
 
 
 def declared_length(request: HttpRequest) -> int:
@@ -153,45 +123,6 @@ def too_large_for_base64() -> str:
     )
 
 
-def base64_payload(value) -> str:
-    """The base64 characters of a bare string or a `data:<mime>;base64,` URI, padded."""
-    if not isinstance(value, str) or not value.strip():
-        raise field_errors({"base64Data": ["This field is required."]})
-    text = value.strip()
-    if text[:5].lower() == "data:":
-        header, comma, text = text.partition(",")
-        if not comma or not header.lower().endswith(";base64"):
-            raise ApiError(
-                400,
-                "base64Data is a data: URI but not a base64 one; "
-                "expected data:<mime type>;base64,<data>.",
-                param="base64Data",
-            )
-    if any(ch.isspace() for ch in text):
-        text = "".join(text.split())  # line-wrapped base64 (MIME, PEM style)
-    # Accept the URL-safe alphabet and missing padding, as lenient decoders do.
-    text = text.translate(str.maketrans("-_", "+/")).rstrip("=")
-    if "=" in text or len(text) % 4 == 1:
-        raise ApiError(
-            400, "base64Data is not valid base64: padding or length is wrong.", param="base64Data"
-        )
-    return text + "=" * (-len(text) % 4)
-
-
-def decoded_slices(text: str):
-    for start in range(0, len(text), BASE64_SLICE):
-        try:
-            yield base64.b64decode(text[start : start + BASE64_SLICE], validate=True)
-        except (binascii.Error, ValueError) as exc:
-            # ValueError: characters outside ASCII, which b64decode refuses
-            # before it looks at the alphabet.
-            raise ApiError(
-                400,
-                f"base64Data is not valid base64 (near character {start}): {exc}.",
-                param="base64Data",
-            ) from None
-
-
 @kie_api("POST")
 def file_base64_upload(request: HttpRequest) -> JsonResponse:
     """JSON `{base64Data, fileName?, uploadPath?}`; base64Data bare or as a data: URI."""
@@ -202,12 +133,17 @@ def file_base64_upload(request: HttpRequest) -> JsonResponse:
         raise field_errors({"base64Data": [too_large_for_base64()]})
     body = read_json_up_to(request, max_body)
     names = text_fields(body, ("fileName", "uploadPath"))
-    text = base64_payload(body.get("base64Data"))
-    if len(text) // 4 * 3 - text.count("=") > limit:
-        raise field_errors({"base64Data": [too_large_for_base64()]})
+    value = body.get("base64Data")
+    if not isinstance(value, str) or not value.strip():
+        raise field_errors({"base64Data": ["This field is required."]})
     try:
-        with uploads.spooled(decoded_slices(text)) as path:
+        text = base64data.base64_text(value, "base64Data")
+        if base64data.decoded_size(text) > limit:
+            raise field_errors({"base64Data": [too_large_for_base64()]})
+        with uploads.spooled(base64data.decoded_slices(text, "base64Data")) as path:
             return store(request, "base64Data", path, names["fileName"])
+    except base64data.Base64Error as exc:
+        raise ApiError(400, str(exc), param="base64Data") from None
     except uploads.UploadRefused as exc:
         raise field_errors({"base64Data": [str(exc)]}) from None
 

@@ -1,90 +1,25 @@
-"""The video generations dialect (seed 002): a flat body, its own state words.
-
-waiting, queuing → pending     generating → processing
-success → completed            fail → failed
-"""
+"""Views of the video generations dialect (playground/contracts/video_generations.py)."""
 
 from django.http import HttpRequest, JsonResponse
 
-from playground import catalog
 from playground.api.auth import read_json
-from playground.api.common import json_string, ms, result_object, result_urls, team_generation
-from playground.api.jobs import callback_from, create, envelope, kie_api
-from playground.models import Generation
-
-NAME = "video_generations"
-STATES = {
-    Generation.WAITING: "pending",
-    Generation.QUEUING: "pending",
-    Generation.GENERATING: "processing",
-    Generation.SUCCESS: "completed",
-    Generation.FAIL: "failed",
-}
-NOT_INPUT = {"model", "callback_url"}
-
-
-def model_label(generation: Generation) -> str:
-    """Seed 002 answers with the vendor-prefixed name, e.g. kling-video/kling-v2-6."""
-    spec = catalog.get_spec(generation.model_id)
-    prefixed = [alias for alias in spec.aliases if alias.startswith("kling-video/")]
-    return prefixed[0] if prefixed else generation.model_name or generation.model_id
+from playground.api.jobs import kie_api
+from playground.api.lookup import team_generation
+from playground.api.submit import submit_from
+from playground.contracts import jobs, video_generations
+from playground.contracts.wire import request_base_url
 
 
 @kie_api("GET", "POST")
 def generations(request: HttpRequest) -> JsonResponse:
     if request.method == "GET":
         return status(request)
-    body = read_json(request)
-    generation = create(
-        request,
-        contract=NAME,
-        model=body.get("model"),
-        input={key: value for key, value in body.items() if key not in NOT_INPUT},
-        callback_url=callback_from(body, "callback_url"),
-        body=body,
-    )
-    return envelope(
-        {
-            "taskId": generation.task_id,
-            "state": STATES[generation.state],
-            "model": model_label(generation),
-        }
-    )
+    submission = video_generations.parse_create(read_json(request))
+    generation = submit_from(request, submission, contract=video_generations.NAME)
+    return jobs.envelope(video_generations.created(generation))
 
 
 def status(request: HttpRequest) -> JsonResponse:
-    generation = team_generation(request, request.GET.get("task_id"))
-    data = {
-        "taskId": generation.task_id,
-        "state": STATES[generation.state],
-        "model": model_label(generation),
-        "progress": generation.progress,
-        "resultUrls": result_urls(generation, request),
-        "createTime": ms(generation.created_at),
-        "completeTime": ms(generation.completed_at),
-        "costTime": generation.cost_time_ms,
-    }
-    if generation.state == Generation.FAIL:
-        data["failCode"] = generation.fail_code
-        data["failMsg"] = generation.fail_msg
-    return envelope(data)
-
-
-def callback_body(generation: Generation) -> dict:
-    """Seed 002's callback: one POST when the task completes or fails."""
-    return {
-        "code": 200,
-        "msg": "success",
-        "data": {
-            "taskId": generation.task_id,
-            "model": model_label(generation),
-            "state": STATES[generation.state],
-            "param": json_string(generation.request),
-            "resultJson": json_string(result_object(generation)),
-            "failCode": generation.fail_code or None,
-            "failMsg": generation.fail_msg or None,
-            "costTime": generation.cost_time_ms,
-            "completeTime": ms(generation.completed_at),
-            "createTime": ms(generation.created_at),
-        },
-    }
+    task_id = jobs.required_task_id(request.GET.get("task_id"))
+    generation = team_generation(request, task_id, jobs.task_not_found)
+    return jobs.envelope(video_generations.status(generation, request_base_url(request)))

@@ -14,9 +14,8 @@ from typing import Any
 from django import forms
 
 from playground.catalog.errors import ValidationFailed
-from playground.catalog.loader import get_spec
+from playground.catalog.loader import get_spec, validate
 from playground.catalog.spec import MAX_URL_LENGTH, FieldSpec, ModelSpec
-from playground.catalog.validator import validate
 from playground.catalog.values import number_text
 
 # Browsers accept any scheme in type=url; the server takes only these.

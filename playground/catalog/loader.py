@@ -64,7 +64,7 @@ from playground.catalog.parse_fields import parse_field
 from playground.catalog.parse_pricing import check_price_table, parse_pricing
 from playground.catalog.parse_render import parse_render
 from playground.catalog.parse_rules import parse_rule
-from playground.catalog.pricing import quote_spec
+from playground.catalog.pricing import Quote, quote_spec
 from playground.catalog.spec import KINDS, Example, FieldSpec, ModelSpec
 from playground.catalog.specreader import Reader
 from playground.catalog.validator import validate_spec
@@ -284,9 +284,20 @@ def get_catalog() -> Catalog:
     return catalog
 
 
-def clear_cache() -> None:
-    """Forget loaded catalogs (tests that rewrite spec files)."""
-    from playground.catalog.forms import form_class_for
-
+def forget_catalogs() -> None:
+    """Forget loaded catalogs (catalog.clear_cache)."""
     _catalogs.clear()
-    form_class_for.cache_clear()
+
+
+def validate(model: str, input: Any) -> dict[str, Any]:
+    """The normalized input for a model id or alias, or ValidationFailed.
+
+    Normalized means: only the spec's fields, in spec order; blank values
+    dropped; defaults filled in; each value in its field's canonical type.
+    """
+    return validate_spec(get_catalog().get(model), input)
+
+
+def quote(model: str, normalized: dict[str, Any]) -> Quote:
+    """The price of `normalized` (validate()'s output) for a model id or alias."""
+    return quote_spec(get_catalog().get(model), normalized)

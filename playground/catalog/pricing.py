@@ -11,17 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
-
+from playground.catalog.credits import round_credits, to_credits
 from playground.catalog.errors import ValidationFailed
 from playground.catalog.rules import all_match
-from playground.catalog.spec import ModelSpec, PriceRow
 from playground.catalog.values import number_text
 
-CENT = Decimal("0.01")
-DEFAULT_CREDIT_USD = Decimal("0.01")
+if TYPE_CHECKING:
+    from playground.catalog.spec import ModelSpec, PriceRow
 
 
 @dataclass(frozen=True)
@@ -32,26 +30,6 @@ class Quote:
 
     def __str__(self) -> str:
         return self.breakdown
-
-
-def credit_usd() -> Decimal:
-    value = getattr(settings, "CREDIT_USD", DEFAULT_CREDIT_USD)
-    # str() first: a float setting must not leak binary noise into prices.
-    value = value if isinstance(value, Decimal) else Decimal(str(value))
-    if not value.is_finite() or value <= 0:
-        raise ValueError(f"CREDIT_USD must be a positive number, not {value}")
-    return value
-
-
-def to_credits(spec: ModelSpec, price: Decimal) -> Decimal:
-    """A price of the spec's table in credits, unrounded."""
-    if spec.pricing.currency == "usd":
-        return price / credit_usd()
-    return price
-
-
-def round_credits(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def quote_spec(spec: ModelSpec, normalized: dict[str, Any]) -> Quote:
@@ -101,24 +79,3 @@ def _rate_text(rate: Decimal) -> str:
     if rounded == rate:
         return str(rounded)
     return "≈" + number_text(rate.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
-
-
-def lowest_price(spec: ModelSpec) -> Decimal:
-    """The cheapest input's price in credits; every row is reachable (the loader checks)."""
-    pricing = spec.pricing
-    cheapest = min(to_credits(spec, row.price) for row in pricing.rows)
-    if pricing.per == "second":
-        field = spec.field(pricing.seconds_field)
-        if field.type == "number":
-            cheapest *= field.min
-        else:
-            cheapest *= min(Decimal(str(value)) for value in field.choice_values)
-    return round_credits(cheapest)
-
-
-def quote(model: str, normalized: dict[str, Any]) -> Quote:
-    """The price of `normalized` (validate()'s output) for a model id or alias."""
-    # Imported here: the loader imports this module to check spec examples.
-    from playground.catalog.loader import get_catalog
-
-    return quote_spec(get_catalog().get(model), normalized)

@@ -13,6 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from playground.catalog.credits import lowest_price
+
 # The closed set of field types; loader.py documents each one's attributes.
 FIELD_TYPES = (
     "textarea",
@@ -247,9 +249,6 @@ class ModelSpec:
     @property
     def price_from(self) -> Decimal:
         """The lowest price any valid input can have, in credits (for "from N credits")."""
-        # Imported here: pricing imports this module for the spec types.
-        from playground.catalog.pricing import lowest_price
-
         return lowest_price(self)
 
     @property

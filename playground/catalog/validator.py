@@ -11,18 +11,6 @@ from playground.catalog.spec import ModelSpec
 from playground.catalog.values import Invalid, coerce, is_blank
 
 
-def validate(model: str, input: Any) -> dict[str, Any]:
-    """The normalized input for a model id or alias, or ValidationFailed.
-
-    Normalized means: only the spec's fields, in spec order; blank values
-    dropped; defaults filled in; each value in its field's canonical type.
-    """
-    # Imported here: the loader imports this module to check spec examples.
-    from playground.catalog.loader import get_catalog
-
-    return validate_spec(get_catalog().get(model), input)
-
-
 def validate_spec(spec: ModelSpec, input: Any) -> dict[str, Any]:
     if not isinstance(input, dict):
         raise ValidationFailed(

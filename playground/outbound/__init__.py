@@ -3,6 +3,7 @@
     from playground import outbound
 
     outbound.check_url(url)                      # early 422 for a callback URL
+    outbound.callback_url_error(url)             # the same, as a message for a person
     fetched = outbound.fetch_to_file(url, path, max_bytes=..., allowed_types=outbound.IMAGE_TYPES)
     answer = outbound.send("POST", callback_url, content=signed_body, headers=...)
     stored = outbound.download_to(result_url, "results/abc", max_bytes=..., allow_private=True)
@@ -31,7 +32,7 @@ from .client import USER_AGENT, close_clients
 from .errors import FetchError, UnsafeURL
 from .exchange import MAX_REDIRECTS
 from .fetching import Fetched, Stored, download_to, fetch_to_file, human_size
-from .guard import check_url, classify
+from .guard import callback_url_error, check_url, classify
 from .sending import DEFAULT_MAX_RESPONSE_BYTES, OutboundResponse, send
 from .sniff import IMAGE_TYPES, SNIFF_BYTES, VIDEO_TYPES, extension_for, sniff_type
 
@@ -47,6 +48,7 @@ __all__ = [
     "OutboundResponse",
     "Stored",
     "UnsafeURL",
+    "callback_url_error",
     "check_url",
     "classify",
     "close_clients",

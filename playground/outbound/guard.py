@@ -26,6 +26,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 ALLOWED_SCHEMES = ("http", "https")
+# Longer callback URLs are refused before anything is created.
+MAX_CALLBACK_URL_LENGTH = 2000
 
 # Shared address space for carrier-grade NAT: not "private" to Python before
 # 3.13's fixes, but never a public destination either.
@@ -281,3 +283,14 @@ def check_url(url: str | httpx.URL, *, allow_private: bool = False) -> None:
     refused = refusal_among(addresses, policy)
     if refused is not None:
         raise UnsafeURL(refused_message(parsed, *refused))
+
+
+def callback_url_error(url: str) -> str | None:
+    """Why a callback URL cannot be used (checked when it is given), or None."""
+    if len(url) > MAX_CALLBACK_URL_LENGTH:
+        return f"The callback URL is longer than {MAX_CALLBACK_URL_LENGTH} characters."
+    try:
+        check_url(url)
+    except UnsafeURL as exc:
+        return str(exc)
+    return None

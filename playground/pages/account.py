@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import apikeys
 from accounts.models import ApiKey, CreditAccount, LedgerEntry
-from playground.pages.keyset import paginate
+from playground.keyset import paginate
 from playground.webhooks.views import panel_context
 
 ENTRIES_PER_PAGE = 25

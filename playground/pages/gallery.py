@@ -21,9 +21,9 @@ from django.utils import timezone
 
 from accounts import ledger
 from playground import catalog
+from playground.keyset import paginate
 from playground.models import Generation
 from playground.pages.common import team_generations, team_id
-from playground.pages.keyset import paginate
 
 PAGE_SIZE = 24
 

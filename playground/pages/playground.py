@@ -20,11 +20,11 @@ from django.views.decorators.http import require_POST
 
 from accounts import ledger
 from playground import catalog, services
-from playground.api.common import request_base_url
-from playground.api.snippets import KEY_VARIABLE, all_snippets
 from playground.catalog import ModelSpec
 from playground.catalog.forms import CatalogForm
 from playground.catalog.values import Invalid, coerce, is_blank
+from playground.contracts.snippets import KEY_VARIABLE, all_snippets
+from playground.contracts.wire import request_base_url
 from playground.models import Generation
 from playground.pages.common import available_credits, team_generation_or_404
 

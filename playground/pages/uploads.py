@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from playground import uploads
-from playground.api.uploads import file_url
+from playground.contracts.wire import request_base_url
 from playground.outbound import human_size
 
 # Multipart boundaries and the small fields beside the file.
@@ -62,7 +62,7 @@ def _store(request: HttpRequest, handler: uploads.LimitedUploadHandler, kind: st
         return refusal(str(exc))
     finally:
         uploaded.close()  # removes the temporary file
-    url = file_url(stored, request)
+    url = stored.public_url(request_base_url(request))
     return JsonResponse(
         {
             "url": url,

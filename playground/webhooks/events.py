@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from playground import queue
+from playground import contracts, queue
 from playground.models import Generation
 from playground.webhooks.models import (
     CALLBACK_START,
@@ -97,8 +97,6 @@ def generation_finished(generation_id: int) -> list[Delivery]:
 def _callback(generation: Generation, event_type: str = "") -> Delivery | None:
     """The callback of the generation's contract; None when the contract sends
     none for this moment (a Replicate webhook filtered to other events)."""
-    from playground.api import contracts
-
     if event_type == CALLBACK_START:
         body = contracts.start_body(generation)
     else:

@@ -1,5 +1,6 @@
 from django import forms
 
+from playground.outbound import callback_url_error
 from playground.webhooks.models import EVENT_TYPES, WebhookEndpoint
 
 # Enough for any real setup; a cap keeps one account from fanning out without bound.
@@ -25,8 +26,6 @@ class EndpointForm(forms.Form):
         self.user = user
 
     def clean_url(self) -> str:
-        from playground.api.common import callback_url_error
-
         url = self.cleaned_data["url"]
         # The same early check as an API callBackUrl; sending checks again.
         problem = callback_url_error(url)

@@ -1,8 +1,12 @@
-"""Keyset (cursor) pagination over (created_at, id), newest first.
+"""Keyset (cursor) pagination over (created_at, a unique key), newest first.
 
 A page is "the N rows just older (or newer) than this row", so each page
 costs one indexed range scan however deep it is: no OFFSET, which reads and
 throws away every earlier row, and no COUNT(*) over the whole set.
+
+`rows_beside` is the one walk every list uses; how a cursor looks on the
+wire is each list's own (the pages' below, Replicate's `cursor`, OpenAI's
+`after`).
 """
 
 from __future__ import annotations
@@ -11,8 +15,49 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Model, Q, QuerySet
+
+
+def rows_beside(
+    queryset: QuerySet,
+    anchor: tuple[datetime, Any] | None,
+    *,
+    size: int,
+    newer: bool = False,
+    key: str = "pk",
+) -> tuple[list, bool]:
+    """Up to `size` rows just older (or `newer`) than the `anchor` row's
+    (created_at, key), in walking order (newest first when older), and
+    whether more follow. No anchor: from the newest (or the oldest) row.
+
+    One query: it fetches size + 1 rows and the extra one only says whether
+    more follow.
+    """
+    if newer:
+        ordered = queryset.order_by("created_at", key)
+    else:
+        ordered = queryset.order_by("-created_at", f"-{key}")
+    if anchor is not None:
+        created_at, value = anchor
+        if newer:
+            ordered = ordered.filter(
+                # The plain bound lets the index range start at the anchor; the
+                # OR alone is only a filter, applied to every row from the top.
+                Q(created_at__gte=created_at),
+                Q(created_at__gt=created_at) | Q(created_at=created_at, **{f"{key}__gt": value}),
+            )
+        else:
+            ordered = ordered.filter(
+                Q(created_at__lte=created_at),  # the index range bound (see above)
+                Q(created_at__lt=created_at) | Q(created_at=created_at, **{f"{key}__lt": value}),
+            )
+    rows = list(ordered[: size + 1])
+    return rows[:size], len(rows) > size
+
+
+# -- the pages' cursors: an opaque (created_at, id) ---------------------------
 
 
 @dataclass
@@ -50,22 +95,13 @@ def paginate(
 ) -> Page:
     """One page of `queryset`, newest first, after the `older` or before the `newer` cursor.
 
-    One query: it fetches size + 1 rows and the extra one only says whether
-    another page follows. A malformed cursor gives the first page.
+    A malformed cursor gives the first page.
     """
     after = parse_cursor(older)
     before = parse_cursor(newer) if after is None else None
     if before is not None:
-        created_at, pk = before
-        newer_rows = queryset.filter(
-            # The plain bound lets the index range start at the cursor; the OR
-            # alone is only a filter, applied to every row from the top.
-            Q(created_at__gte=created_at),
-            Q(created_at__gt=created_at) | Q(created_at=created_at, pk__gt=pk),
-        ).order_by("created_at", "pk")
-        rows = list(newer_rows[: size + 1])
-        more_newer = len(rows) > size
-        rows = rows[:size][::-1]
+        rows, more_newer = rows_beside(queryset, before, size=size, newer=True)
+        rows.reverse()
         if not rows:
             # Everything newer was deleted meanwhile: start from the top.
             return paginate(queryset, size=size)
@@ -74,17 +110,7 @@ def paginate(
             older=cursor_for(rows[-1]),
             newer=cursor_for(rows[0]) if more_newer else None,
         )
-
-    ordered = queryset.order_by("-created_at", "-pk")
-    if after is not None:
-        created_at, pk = after
-        ordered = ordered.filter(
-            Q(created_at__lte=created_at),  # the index range bound (see above)
-            Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk),
-        )
-    rows = list(ordered[: size + 1])
-    more_older = len(rows) > size
-    rows = rows[:size]
+    rows, more_older = rows_beside(queryset, after, size=size)
     return Page(
         rows=rows,
         older=cursor_for(rows[-1]) if more_older else None,

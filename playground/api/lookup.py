@@ -1,0 +1,33 @@
+"""The one way a view finds the caller's team's generation by its task id."""
+
+from collections.abc import Callable
+
+from django.http import HttpRequest
+
+from playground.api.common import GENERATION_BY_TASK_ID
+from playground.contracts.errors import ApiError
+from playground.contracts.wire import plausible_id
+from playground.models import Generation
+
+
+def team_generation(
+    request: HttpRequest,
+    task_id: str,
+    not_found: Callable[[str], ApiError],
+    *,
+    include_deleted: bool = True,
+) -> Generation:
+    """The team's generation with this id, whichever contract made it.
+
+    Anything else raises the contract's `not_found(task_id)`: an unknown id,
+    another team's (404, never 403), and a deleted one unless `include_deleted`
+    (OpenAI's DELETE keeps the row, as the record of what was made and charged).
+    """
+    generation = GENERATION_BY_TASK_ID.first(task_id=task_id) if plausible_id(task_id) else None
+    if (
+        generation is None
+        or generation.team_id != request.user.profile.team_id
+        or (generation.deleted_at is not None and not include_deleted)
+    ):
+        raise not_found(task_id)
+    return generation
