@@ -109,8 +109,10 @@ def claim_due(holder: str, limit: int) -> list[Generation]:
     Generation.objects.filter(due(now), pk__in=pks).update(
         lease_holder=holder, lease_expires_at=lifecycle.lease_until(), next_poll_at=None
     )
+    # prefetch: one Provider instance per provider, its credentials
+    # decrypted once a batch rather than once a generation.
     return list(
-        Generation.objects.select_related("provider").filter(pk__in=pks, lease_holder=holder)
+        Generation.objects.prefetch_related("provider").filter(pk__in=pks, lease_holder=holder)
     )
 
 

@@ -261,7 +261,7 @@ def polled(generation: Generation, worker: str, outcome, workdir: Path | None) -
     copies the result: the poller never downloads videos. Its URLs are kept
     in upstream_state (READY) so the worker need not ask the upstream again.
     """
-    breaker.answered(generation.provider_id)
+    breaker.answered(generation.provider_id, seen=generation.provider)
     if isinstance(outcome, Running):
         progress = outcome.progress if outcome.progress is not None else _estimate(generation)
         delay = outcome.retry_after or _backoff(generation.poll_count + 1)

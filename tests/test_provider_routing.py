@@ -266,3 +266,18 @@ def test_a_refusal_of_the_input_does_not_count_against_the_provider(alice, setti
 
     row.refresh_from_db()
     assert (row.failure_streak, row.cooling_until) == (0, None)
+
+
+def test_an_answer_from_a_provider_seen_closed_costs_no_statement(
+    settings, django_assert_num_queries
+):
+    settings.PROVIDER_BREAKER_FAILURES = 1
+    flaky = upstream("flaky", priority=1)
+    with django_assert_num_queries(0):
+        breaker.answered(flaky.pk, seen=flaky)  # read closed a moment ago: nothing to reset
+
+    breaker.failed(flaky.pk, "refused")
+    flaky.refresh_from_db()
+    breaker.answered(flaky.pk, seen=flaky)  # read open: reset
+    flaky.refresh_from_db()
+    assert (flaky.failure_streak, flaky.cooling_until) == (0, None)

@@ -28,7 +28,15 @@ def failed(provider_id: int, message: str) -> None:
     ).update(cooldown_until=now + timedelta(seconds=settings.PROVIDER_COOLDOWN_SECONDS))
 
 
-def answered(provider_id: int) -> None:
+def answered(provider_id: int, *, seen: Provider | None = None) -> None:
+    """The provider answered: its failure streak ends and its breaker closes.
+
+    `seen`: the row as read moments ago (with the generation being polled).
+    When it shows the breaker closed there is nothing to reset, and the
+    statement is skipped (a failure since then ends with a later answer).
+    """
+    if seen is not None and not seen.failure_streak and seen.cooldown_until is None:
+        return
     # Usually a no-op that matches no row: most answers come from a closed breaker.
     Provider.objects.filter(
         Q(failure_streak__gt=0) | Q(cooldown_until__isnull=False), pk=provider_id
