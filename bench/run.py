@@ -144,8 +144,7 @@ def prepare(stack: BenchStack) -> None:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-    os.environ.update(stack.env)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ.update(stack.env)  # DJANGO_SETTINGS_MODULE=bench.settings among them
     import django
 
     django.setup()
@@ -381,7 +380,7 @@ def bench_http(stack, table, key, account_keys, many_keys, task_ids, counts, wor
         "createTask": ["create", path["one"], path["body"]],
         "createTask, many accounts": ["create", path["many"], path["body"]],
     }
-    # The floors (playground/api/bench.py): the least a status read and a
+    # The floors (bench/views.py): the least a status read and a
     # create could cost on this storage, whatever the code around them.
     round_order = ("ceiling", "floor: read", "recordInfo", "floor: write", "createTask")
     print(

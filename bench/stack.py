@@ -85,8 +85,9 @@ class BenchStack:
             "DEBUG": "0",
             "LOG_LEVEL": "WARNING",
             "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-            "BENCH_CEILING_VIEW": "1",
-            "BENCH_INSTANT_PROVIDER": "1",
+            # The product's settings plus the reference views and the
+            # instant provider kind (bench/settings.py).
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
             # The rate limit out of the way: one client sends everything. The
             # unfinished-task limit stays at its default (bench/run.py).
             "API_REQUESTS_PER_MINUTE": str(10**9),

@@ -379,14 +379,10 @@ elif MEDIA_STORAGE != "filesystem":
 
     raise ImproperlyConfigured(f"MEDIA_STORAGE={MEDIA_STORAGE!r}: use filesystem or s3")
 
-# Benchmark-only pieces, never on in a normal install (bench/README.md): a
-# bare JSON view at /bench/ceiling (the ceiling every API figure is compared
-# with) and the two floors beside it (/bench/floor/read, /bench/floor/write:
-# the least a status read and a create cost on the database), and the
-# `instant` provider kind, which succeeds at once with a tiny
-# pre-made MP4 (used by `make bench` and the fault drills in tests/reliability/).
-BENCH_CEILING_VIEW = envbool("BENCH_CEILING_VIEW", False)
-BENCH_INSTANT_PROVIDER = envbool("BENCH_INSTANT_PROVIDER", False)
+# Provider kinds beyond the built-in ones (playground/providers/__init__.py):
+# kind -> class path. Empty here; a settings module that imports this one may
+# add some, as bench/settings.py adds the benchmark's `instant`.
+PROVIDER_KINDS_EXTRA: dict[str, str] = {}
 
 # The OpenAI videos contract (POST /v1/videos): the model used when a request
 # names none (any catalog id or alias; OpenAI's SDK sends none unless asked),

@@ -21,13 +21,4 @@ urlpatterns = [
     path("", include("playground.urls")),
 ]
 
-if settings.BENCH_CEILING_VIEW:  # the benchmark's reference views (bench/README.md)
-    from playground.api import bench
-
-    urlpatterns[:0] = [
-        path("bench/ceiling", bench.ceiling),
-        path("bench/floor/read", bench.floor_read),
-        path("bench/floor/write", bench.floor_write),
-    ]
-
 handler404 = "playground.api.errors.not_found"

@@ -57,9 +57,10 @@ def process_env(**overrides: str) -> dict[str, str]:
         POLL_MAX_SECONDS=str(settings.POLL_MAX_SECONDS),
         SWEEP_SECONDS="1",
         # Every worker of one database must run every provider kind in use:
-        # the session's sweeper may hand a drill's generation (instant
-        # provider) to the session's cluster, which would fail it otherwise.
-        BENCH_INSTANT_PROVIDER="1",
+        # the session's sweeper may hand a drill's generation (the instant
+        # provider, bench/settings.py) to the session's cluster, which would
+        # fail it otherwise.
+        DJANGO_SETTINGS_MODULE="bench.settings",
         Q_WORKERS="2",
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",

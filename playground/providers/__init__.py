@@ -37,13 +37,11 @@ KINDS = {
     Provider.REPLICATE: "playground.providers.replicate.ReplicateProvider",
     Provider.OPENAI_VIDEOS: "playground.providers.openai_videos.OpenAIVideosProvider",
 }
-# Benchmark and fault drills only (instant.py).
-INSTANT = {"instant": "playground.providers.instant.InstantProvider"}
 
 
 def provider_class(kind: str) -> type:
-    kinds = {**KINDS, **INSTANT} if settings.BENCH_INSTANT_PROVIDER else KINDS
-    return import_string(kinds[kind])
+    # Kinds a settings module adds (PROVIDER_KINDS_EXTRA), e.g. the benchmark's.
+    return import_string({**KINDS, **settings.PROVIDER_KINDS_EXTRA}[kind])
 
 
 def renders(row: Provider) -> bool:

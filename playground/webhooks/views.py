@@ -22,7 +22,7 @@ RECENT_DELIVERIES = 20
 
 
 def panel_context(request: HttpRequest) -> dict:
-    """Everything partials/webhooks_panel.html needs (the account page adds it to its own)."""
+    """Everything the account page's webhooks panel needs (the page adds it to its own)."""
     return endpoints_context(request) | deliveries_context(request)
 
 
@@ -55,7 +55,7 @@ def _back_to_account() -> HttpResponse:
 def panel(request: HttpRequest) -> HttpResponse:
     if not request.htmx:
         return _back_to_account()
-    return render(request, "partials/webhooks_panel.html", panel_context(request))
+    return render(request, "pages/account.html#webhooks", panel_context(request))
 
 
 @login_required
@@ -70,7 +70,7 @@ def create_endpoint(request: HttpRequest) -> HttpResponse:
             for errors in form.errors.values():
                 messages.error(request, " ".join(errors))
         return _back_to_account()
-    return render(request, "partials/webhooks_endpoints.html", endpoints_context(request, form))
+    return render(request, "pages/account.html#webhook-endpoints", endpoints_context(request, form))
 
 
 def _own_endpoint(request: HttpRequest, pk: int) -> WebhookEndpoint:
@@ -83,7 +83,7 @@ def delete_endpoint(request: HttpRequest, pk: int) -> HttpResponse:
     _own_endpoint(request, pk).delete()
     if not request.htmx:
         return _back_to_account()
-    return render(request, "partials/webhooks_endpoints.html", endpoints_context(request))
+    return render(request, "pages/account.html#webhook-endpoints", endpoints_context(request))
 
 
 @login_required
@@ -94,7 +94,7 @@ def toggle_endpoint(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint.save(update_fields=["enabled"])
     if not request.htmx:
         return _back_to_account()
-    return render(request, "partials/webhooks_endpoints.html", endpoints_context(request))
+    return render(request, "pages/account.html#webhook-endpoints", endpoints_context(request))
 
 
 @login_required
@@ -104,7 +104,7 @@ def test_endpoint(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.htmx:
         messages.success(request, "Test event queued; see Recent deliveries.")
         return _back_to_account()
-    return render(request, "partials/webhooks_deliveries.html", deliveries_context(request))
+    return render(request, "pages/account.html#webhook-deliveries", deliveries_context(request))
 
 
 @login_required
@@ -112,7 +112,7 @@ def test_endpoint(request: HttpRequest, pk: int) -> HttpResponse:
 def deliveries(request: HttpRequest) -> HttpResponse:
     if not request.htmx:
         return _back_to_account()
-    return render(request, "partials/webhooks_deliveries.html", deliveries_context(request))
+    return render(request, "pages/account.html#webhook-deliveries", deliveries_context(request))
 
 
 @login_required
@@ -126,7 +126,7 @@ def redeliver(request: HttpRequest, pk: int) -> HttpResponse:
         return _back_to_account()
     return render(
         request,
-        "partials/webhooks_deliveries.html",
+        "pages/account.html#webhook-deliveries",
         deliveries_context(request, delivery_notice=notice),
     )
 
@@ -134,10 +134,10 @@ def redeliver(request: HttpRequest, pk: int) -> HttpResponse:
 def _secret_response(request: HttpRequest, secret: str, rotated: bool) -> HttpResponse:
     context = {"webhook_secret": secret, "secret_rotated": rotated}
     if request.htmx:
-        return render(request, "partials/webhooks_secret.html", context)
+        return render(request, "pages/account.html#webhook-secret", context)
     # Without JavaScript the secret needs a page of its own: it must not
     # travel through a redirect (messages may be kept in a cookie).
-    return render(request, "partials/webhooks_secret_page.html", context)
+    return render(request, "pages/webhook_secret.html", context)
 
 
 @never_cache

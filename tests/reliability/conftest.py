@@ -15,6 +15,7 @@ import pytest
 
 from accounts import ledger
 from accounts.models import CreditAccount, CreditHold, LedgerEntry
+from bench import settings as bench_settings
 from playground.models import Generation, Provider
 from tests.processes import SESSION, paused, wait_for
 from tests.reliability.stack import RedisServer, Stack
@@ -53,8 +54,10 @@ def own_redis():
 
 
 @pytest.fixture
-def instant_provider(transactional_db):
-    """Generations finish at once (the benchmark's provider, enabled in drill stacks)."""
+def instant_provider(transactional_db, settings):
+    """Generations finish at once: the benchmark's provider kind (bench/settings.py),
+    registered here as in the processes the tests start (tests/processes.py)."""
+    settings.PROVIDER_KINDS_EXTRA = bench_settings.PROVIDER_KINDS_EXTRA
     return Provider.objects.create(name="Instant", kind="instant", priority=1)
 
 

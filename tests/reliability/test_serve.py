@@ -37,7 +37,7 @@ def serve(transactional_db, instant_provider, tmp_path, settings):
     """`manage.py serve` with two clusters, on a queue of its own."""
     port = free_port()
     prefix = f"{settings.KEY_PREFIX}-serve-{port}"
-    env = process_env(KEY_PREFIX=prefix, BENCH_INSTANT_PROVIDER="1", Q_CLUSTERS="2")
+    env = process_env(KEY_PREFIX=prefix, Q_CLUSTERS="2")
     process = ManagedProcess("serve", ["serve", "--port", str(port)], env, tmp_path)
     process.url = f"http://127.0.0.1:{port}"
     process.prefix = prefix

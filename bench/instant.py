@@ -1,9 +1,10 @@
 """The instant provider: succeeds at once with a tiny pre-made MP4 and poster.
 
-It exists for the benchmark and the fault drills only: registered when
-BENCH_INSTANT_PROVIDER=1, it takes the renderer out of the pipeline, so
+It exists for the benchmark and the fault drills only: bench.settings
+registers its kind, and with it the renderer is out of the pipeline, so
 what is measured is the engine around it — the claim, the lease, storing
-the result, the charge, the queue. It never exists in a normal install.
+the result, the charge, the queue. A real install (config.settings) has no
+such kind.
 """
 
 import functools

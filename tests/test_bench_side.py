@@ -1,13 +1,16 @@
-"""The benchmark's floors (playground/api/bench.py): they answer, and keep the books whole."""
+"""The benchmark's side (bench/): its views answer and keep the books whole;
+a real install (config.settings) has none of it."""
 
 import json
 
+import pytest
 from django.test import RequestFactory
 
 from accounts import ledger
 from accounts.models import CreditAccount
-from playground import services
-from playground.api import bench
+from bench import settings as bench_settings
+from bench import views as bench
+from playground import providers, services
 from playground.models import GenerationEvent
 
 BODY = {"model": "kling/v2-1", "input": {"prompt": "A lighthouse in a storm"}}
@@ -49,3 +52,28 @@ def test_the_write_floor_without_rows_to_write_says_so(db):
     assert answer.status_code == 409
     assert "setup" in json.loads(answer.content)["msg"]
     assert not GenerationEvent.objects.exists()
+
+
+def test_a_real_install_routes_no_benchmark_view(client):
+    for url in ("/bench/ceiling", "/bench/floor/read", "/bench/floor/write"):
+        assert client.get(url).status_code == 404
+
+
+def test_a_real_install_has_no_instant_provider_kind():
+    with pytest.raises(KeyError):
+        providers.provider_class("instant")
+
+
+def test_the_bench_settings_route_the_ceiling_before_the_product(client, settings):
+    settings.ROOT_URLCONF = bench_settings.ROOT_URLCONF
+    assert client.get("/bench/ceiling").json() == {
+        "code": 200,
+        "msg": "success",
+        "data": {"ok": True},
+    }
+    assert client.get("/api/v1/chat/credit").status_code == 401  # the product's routes remain
+
+
+def test_the_bench_settings_add_the_instant_provider_kind(settings):
+    settings.PROVIDER_KINDS_EXTRA = bench_settings.PROVIDER_KINDS_EXTRA
+    assert providers.provider_class("instant").__name__ == "InstantProvider"

@@ -1,4 +1,4 @@
-"""The benchmark's reference views, routed only when BENCH_CEILING_VIEW=1.
+"""The benchmark's reference views, routed by bench/urls.py (bench.settings only).
 
 `make bench` compares every API figure with these views served by the same
 gunicorn and the same middleware:
