@@ -60,9 +60,8 @@ from accounts.models import ZERO, ApiKey, CreditAccount, CreditHold, LedgerEntry
 from bench.pipeline import BODY, percentile, submit_all
 from bench.processes import CpuMeter, command_line, descendants, snapshot
 from bench.stack import ROOT, BenchStack, free_port
-from playground import catalog, services
+from playground import catalog, lifecycle, services
 from playground.models import Generation, GenerationEvent, Provider
-from playground.poller import due
 from playground.providers import wakeup
 
 UPSTREAM_SECONDS = 1.0
@@ -645,7 +644,9 @@ def watch(count: int, provider: Provider, started: float, bound: float) -> float
     while True:
         time.sleep(2)
         now = timezone.now()
-        oldest = rows.filter(due(now)).aggregate(oldest=Min("next_poll_at"))["oldest"]
+        oldest = rows.filter(lifecycle.poll_due(now)).aggregate(oldest=Min("next_poll_at"))[
+            "oldest"
+        ]
         if oldest is not None:
             most_overdue = max(most_overdue, (now - oldest).total_seconds())
         finished = rows.filter(state__in=Generation.FINISHED).count()

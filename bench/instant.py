@@ -12,7 +12,6 @@ import io
 from fractions import Fraction
 from pathlib import Path
 
-from playground import lifecycle
 from playground.models import Generation
 from playground.providers.base import BaseProvider, Failed, Outcome, ProgressFn, Succeeded
 
@@ -56,4 +55,6 @@ class InstantProvider(BaseProvider):
         return Succeeded(video_path=video_path, poster_path=poster_path, note="instant (benchmark)")
 
     def poll(self, generation: Generation, workdir: Path | None = None) -> Outcome:
-        return Failed(lifecycle.INTERNAL_ERROR, "the instant provider has nothing to poll")
+        return Failed(
+            Generation.FailCode.INTERNAL_ERROR, "the instant provider has nothing to poll"
+        )

@@ -33,16 +33,6 @@ from playground.models import Generation, GenerationEvent
 
 log = logging.getLogger(__name__)
 
-# Fail codes (DESIGN §4); the message says the rest.
-CONTENT_VIOLATION = "CONTENT_VIOLATION"
-INVALID_IMAGE_URL = "INVALID_IMAGE_URL"
-UPSTREAM_ERROR = "UPSTREAM_ERROR"
-UPSTREAM_AMBIGUOUS = "UPSTREAM_AMBIGUOUS"
-TIMEOUT = "TIMEOUT"
-CANCELLED = "CANCELLED"
-WORKER_LOST = "WORKER_LOST"
-INTERNAL_ERROR = "INTERNAL_ERROR"
-
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -63,14 +53,14 @@ def _event(generation_id: int, from_state: str, to_state: str, note: str = "", w
 
 
 def claim(generation_id: int, worker: str) -> Generation | None:
-    """Take the generation for `worker`: from waiting/queuing, or from a dead worker.
+    """Take the generation for `worker`: from queuing, or from a dead worker.
 
     A generation already handed to an upstream (it has an upstream reference)
     is never claimed again: starting it twice would open a second paid
     upstream task. Those are polled instead (see claim_poll).
     """
     now = timezone.now()
-    claimable = Q(state__in=[Generation.WAITING, Generation.QUEUING]) | Q(
+    claimable = Q(state=Generation.QUEUING) | Q(
         state=Generation.GENERATING, lease_expires_at__lt=now, upstream_ref=""
     )
     with transaction.atomic():
@@ -121,6 +111,42 @@ def claim_poll(generation_id: int, worker: str, poll_count: int) -> Generation |
     if not taken:
         return None
     return Generation.objects.select_related("provider", "owner").get(pk=generation_id)
+
+
+def poll_due(now) -> Q:
+    """Upstream generations whose next poll is due and whose lease is free."""
+    return (
+        Q(state=Generation.GENERATING)
+        & ~Q(upstream_ref="")
+        & (Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        & (Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True))
+    )
+
+
+def claim_polls(holder: str, limit: int) -> list[Generation]:
+    """Take up to `limit` due polls for `holder` (a poller's batch), earliest due first.
+
+    The same guarded UPDATE as claim_poll, for many at once: a row another
+    poller took meanwhile is not ours.
+    """
+    now = timezone.now()
+    pks = list(
+        Generation.objects.filter(poll_due(now))
+        .order_by("next_poll_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if not pks:
+        return []
+    # The same condition again: a row another poller took meanwhile is not ours.
+    # next_poll_at cleared: an upstream callback during the poll sets it (lifecycle.wake).
+    Generation.objects.filter(poll_due(now), pk__in=pks).update(
+        lease_holder=holder, lease_expires_at=lease_until(), next_poll_at=None
+    )
+    # prefetch: one Provider instance per provider, its credentials
+    # decrypted once a batch rather than once a generation.
+    return list(
+        Generation.objects.prefetch_related("provider").filter(pk__in=pks, lease_holder=holder)
+    )
 
 
 def heartbeat(generation_id: int, worker: str, progress: int | None = None) -> bool:
@@ -349,3 +375,77 @@ def _after_start(generation_id: int) -> None:
 
 def _after_finish(generation_id: int) -> None:
     notify.generation_finished(generation_id)
+
+
+# Hand-offs the sweeper repeats, and the marks around a submit. None changes
+# the state; each is still written down, for whoever reads the events.
+
+
+def redispatch(generation_id: int, now, until) -> bool:
+    """A queued generation whose run task never reached a worker: the caller sends it again.
+
+    Guarded on next_poll_at, so two sweepers never both send it; until `until`
+    it is not sent again.
+    """
+    kept = Generation.objects.filter(
+        pk=generation_id, state=Generation.QUEUING, next_poll_at__lte=now
+    ).update(next_poll_at=until, updated_at=now)
+    if kept:
+        _event(generation_id, Generation.QUEUING, Generation.QUEUING, "sent to the workers again")
+    return bool(kept)
+
+
+def rerun(generation_id: int, now, until) -> bool:
+    """Local work whose worker died (its lease ran out): the caller sends it again.
+
+    The lease stays expired so the next claim can take it over; next_poll_at
+    keeps the sweeper from sending it again before `until`.
+    """
+    kept = (
+        Generation.objects.filter(
+            pk=generation_id, state=Generation.GENERATING, lease_expires_at__lt=now
+        )
+        .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+        .update(next_poll_at=until, updated_at=now)
+    )
+    if kept:
+        note = "the worker stopped (its lease ran out); sent to the workers again"
+        _event(generation_id, Generation.GENERATING, Generation.GENERATING, note)
+    return bool(kept)
+
+
+def submitting(generation_id: int, worker: str, provider, marker: str) -> bool:
+    """Mark the generation as being submitted to `provider`, before the request goes out.
+
+    A worker that dies before it learns the upstream's answer leaves the
+    marker behind, and the generation fails as ambiguous instead of being
+    submitted (and paid) twice. False: the worker no longer holds it.
+    """
+    kept = Generation.objects.filter(
+        pk=generation_id, state=Generation.GENERATING, lease_holder=worker
+    ).update(provider=provider, upstream_ref=marker)
+    if kept:
+        note = f"submitting to {provider.name}"
+        _event(generation_id, Generation.GENERATING, Generation.GENERATING, note, worker)
+    return bool(kept)
+
+
+def submit_refused(generation_id: int, worker: str, reason: str) -> None:
+    """The provider took nothing: the marker goes, so another provider may be tried."""
+    kept = Generation.objects.filter(pk=generation_id, lease_holder=worker).update(upstream_ref="")
+    if kept:
+        note = f"refused: {reason}"
+        _event(generation_id, Generation.GENERATING, Generation.GENERATING, note, worker)
+
+
+def soft_delete(generation_id: int) -> bool:
+    """A finished generation's files go; the row stays, marked deleted, as the
+    record of what was made and charged. False: unfinished or already deleted."""
+    now = timezone.now()
+    kept = Generation.objects.filter(
+        pk=generation_id, state__in=Generation.FINISHED, deleted_at__isnull=True
+    ).update(deleted_at=now, video="", poster="", updated_at=now)
+    if kept:
+        state = Generation.objects.values_list("state", flat=True).get(pk=generation_id)
+        _event(generation_id, state, state, "deleted: its files removed, the record kept")
+    return bool(kept)

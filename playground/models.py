@@ -127,22 +127,32 @@ class Generation(models.Model):
     changes happen in playground/lifecycle.py and nowhere else.
     """
 
-    # The contracts' first state; services.submit() creates rows queuing in
-    # the transaction that queues them, and the sweeper queues any row left here.
-    WAITING = "waiting"  # accepted, not yet handed to the queue
+    # services.submit() creates rows queuing, credits held, in the transaction
+    # that queues them; the sweeper queues again any whose hand-off was lost.
     QUEUING = "queuing"  # credits held, handed to the queue, not started
     GENERATING = "generating"  # a worker or an upstream is making it
     SUCCESS = "success"
     FAIL = "fail"
     STATES = [
-        (WAITING, "Waiting"),
         (QUEUING, "Queuing"),
         (GENERATING, "Generating"),
         (SUCCESS, "Success"),
         (FAIL, "Fail"),
     ]
-    UNFINISHED = (WAITING, QUEUING, GENERATING)
+    UNFINISHED = (QUEUING, GENERATING)
     FINISHED = (SUCCESS, FAIL)
+
+    class FailCode(models.TextChoices):
+        """Why a generation failed (DESIGN §4); fail_msg says the rest."""
+
+        CONTENT_VIOLATION = "CONTENT_VIOLATION"
+        INVALID_IMAGE_URL = "INVALID_IMAGE_URL"
+        UPSTREAM_ERROR = "UPSTREAM_ERROR"
+        UPSTREAM_AMBIGUOUS = "UPSTREAM_AMBIGUOUS"
+        TIMEOUT = "TIMEOUT"
+        CANCELLED = "CANCELLED"
+        WORKER_LOST = "WORKER_LOST"
+        INTERNAL_ERROR = "INTERNAL_ERROR"
 
     SOURCE_API = "api"
     SOURCE_PLAYGROUND = "playground"
@@ -179,9 +189,9 @@ class Generation(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="remixes"
     )
 
-    state = models.CharField(max_length=12, choices=STATES, default=WAITING)
+    state = models.CharField(max_length=12, choices=STATES, default=QUEUING)
     progress = models.PositiveSmallIntegerField(default=0)
-    fail_code = models.CharField(max_length=40, blank=True)
+    fail_code = models.CharField(max_length=40, blank=True, choices=FailCode.choices)
     fail_msg = models.TextField(blank=True)
 
     provider = models.ForeignKey(
@@ -242,7 +252,7 @@ class Generation(models.Model):
             # the API's limit on unfinished tasks per key: only unfinished rows
             models.Index(
                 fields=["api_key"],
-                condition=models.Q(state__in=["waiting", "queuing", "generating"]),
+                condition=models.Q(state__in=["queuing", "generating"]),
                 name="gen_key_unfinished",
             ),
             # the sweeper: unfinished work whose lease or poll is due

@@ -32,7 +32,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import F, Q, Window
+from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -45,16 +45,6 @@ log = logging.getLogger(__name__)
 
 # Connections per httpx pool (see Poller.run).
 CONNECTIONS_PER_POOL = 25
-
-
-def due(now) -> Q:
-    """Upstream generations whose next poll is due and whose lease is free."""
-    return (
-        Q(state=Generation.GENERATING)
-        & ~Q(upstream_ref="")
-        & (Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-        & (Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True))
-    )
 
 
 def claim_submits(holder: str, limit: int) -> list[Generation]:
@@ -92,28 +82,6 @@ def to_workers(generation: Generation, holder: str, render: bool) -> None:
     at = queue.redispatch_at(timezone.now())
     if lifecycle.requeue(generation.pk, holder, at, "to the workers", to_workers=True):
         queue.run(generation.pk, render=render)
-
-
-def claim_due(holder: str, limit: int) -> list[Generation]:
-    """Take up to `limit` due polls for `holder`, earliest due first."""
-    now = timezone.now()
-    pks = list(
-        Generation.objects.filter(due(now))
-        .order_by("next_poll_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    if not pks:
-        return []
-    # The same condition again: a row another poller took meanwhile is not ours.
-    # next_poll_at cleared: an upstream callback during the poll sets it (lifecycle.wake).
-    Generation.objects.filter(due(now), pk__in=pks).update(
-        lease_holder=holder, lease_expires_at=lifecycle.lease_until(), next_poll_at=None
-    )
-    # prefetch: one Provider instance per provider, its credentials
-    # decrypted once a batch rather than once a generation.
-    return list(
-        Generation.objects.prefetch_related("provider").filter(pk__in=pks, lease_holder=holder)
-    )
 
 
 class Poller:
@@ -164,7 +132,7 @@ class Poller:
                     holder = f"{self.name}:{next(self.batches)}"
                     try:
                         submits = await self.db(claim_submits, holder, free)
-                        polls = await self.db(claim_due, holder, free - len(submits))
+                        polls = await self.db(lifecycle.claim_polls, holder, free - len(submits))
                         claimed = [(self.submit, g) for g in submits] + [
                             (self.poll, g) for g in polls
                         ]

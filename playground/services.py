@@ -191,7 +191,9 @@ def _replay(api_key, idempotency_key: str, fingerprint: str) -> Generation | Non
 
 def cancel(generation: Generation) -> bool:
     """Stop an unfinished generation: it fails with CANCELLED and nothing is charged."""
-    cancelled = lifecycle.fail(generation.pk, lifecycle.CANCELLED, "Cancelled by the user.")
+    cancelled = lifecycle.fail(
+        generation.pk, Generation.FailCode.CANCELLED, "Cancelled by the user."
+    )
     if cancelled and generation.provider_id and generation.upstream_ref:
         try:
             providers.for_row(generation.provider).cancel(generation)

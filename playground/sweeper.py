@@ -8,7 +8,6 @@ a conditional UPDATE, and the task functions ignore work already done.
 """
 
 import logging
-from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Q
@@ -45,28 +44,20 @@ def _time_out(now) -> int:
         if upstream_ref:
             # Kept so an operator can still fetch the result from the upstream.
             message += f" Upstream task: {upstream_ref}."
-        count += lifecycle.fail(pk, lifecycle.TIMEOUT, message)
+        count += lifecycle.fail(pk, Generation.FailCode.TIMEOUT, message)
     return count
 
 
 def _redispatch(now) -> int:
     """Generations whose run task never reached a worker (lost on the way)."""
-    stale = now - timedelta(seconds=settings.REDISPATCH_SECONDS)
-    due = Generation.objects.filter(
-        Q(state=Generation.WAITING, created_at__lt=stale)
-        | Q(state=Generation.QUEUING, next_poll_at__lte=now)
-    )
+    due = Generation.objects.filter(state=Generation.QUEUING, next_poll_at__lte=now)
     if settings.POLLERS:
         # Queued with a provider: the pollers' to submit (playground/poller.py).
         due = due.exclude(state=Generation.QUEUING, provider__isnull=False)
     due = due.values_list("pk", "model_id")[:BATCH]
     count = 0
     for pk, model_id in due:
-        claimed = Generation.objects.filter(
-            Q(state=Generation.WAITING) | Q(state=Generation.QUEUING, next_poll_at__lte=now),
-            pk=pk,
-        ).update(state=Generation.QUEUING, next_poll_at=queue.redispatch_at(now))
-        if claimed:
+        if lifecycle.redispatch(pk, now, queue.redispatch_at(now)):
             queue.run(pk, render=providers.renders_first(model_id))
             count += 1
     return count
@@ -86,19 +77,12 @@ def _recover(now) -> int:
         if attempts >= settings.GENERATION_MAX_ATTEMPTS:
             count += lifecycle.fail(
                 pk,
-                lifecycle.WORKER_LOST,
+                Generation.FailCode.WORKER_LOST,
                 f"The worker stopped {attempts} times while making this video.",
                 from_states=[Generation.GENERATING],
             )
             continue
-        # The lease stays expired so run_generation's claim can take it over;
-        # next_poll_at keeps this sweeper from queueing it again meanwhile.
-        claimed = (
-            Generation.objects.filter(pk=pk, state=Generation.GENERATING, lease_expires_at__lt=now)
-            .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
-            .update(next_poll_at=queue.redispatch_at(now))
-        )
-        if claimed:
+        if lifecycle.rerun(pk, now, queue.redispatch_at(now)):
             queue.run(pk, render=providers.renders_first(model_id))
             count += 1
     return count

@@ -20,8 +20,14 @@ from playground import lifecycle, moderation, providers, queue, results
 from playground.models import Generation
 from playground.outbound import FetchError, UnsafeURL
 from playground.providers import breaker
-from playground.providers.base import Failed, PollError, Running, SubmitRefused, Succeeded
-from playground.providers.local import LeaseLost
+from playground.providers.base import (
+    Failed,
+    LeaseLost,
+    PollError,
+    Running,
+    SubmitRefused,
+    Succeeded,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +58,9 @@ def run_generation(generation_id: int) -> None:
 
 def run_crashed(generation: Generation, worker: str, exc: Exception) -> None:
     log.exception("generation %s crashed", generation.task_id)
-    lifecycle.fail(generation.pk, lifecycle.INTERNAL_ERROR, f"Internal error: {exc}", worker=worker)
+    lifecycle.fail(
+        generation.pk, Generation.FailCode.INTERNAL_ERROR, f"Internal error: {exc}", worker=worker
+    )
 
 
 def _run(generation: Generation, worker: str) -> None:
@@ -85,7 +93,7 @@ def blocked(generation: Generation, worker: str) -> bool:
         return False
     lifecycle.fail(
         generation.pk,
-        lifecycle.CONTENT_VIOLATION,
+        Generation.FailCode.CONTENT_VIOLATION,
         f"The prompt contains a blocked term ({term!r}).",
         worker=worker,
     )
@@ -101,7 +109,7 @@ class Attempts:
 
     def refused(self, generation: Generation, worker: str, row, exc: SubmitRefused) -> None:
         self.refusals.append(f"{row.name}: {exc}")
-        _clear_submitting(generation, worker)
+        lifecycle.submit_refused(generation.pk, worker, f"{row.name}: {exc}")
         if exc.provider_fault:
             breaker.failed(row.pk, f"submit refused: {exc}")
         if exc.retry_after is not None:
@@ -115,7 +123,7 @@ class Attempts:
             at = _in(min(self.waits))
             lifecycle.requeue(generation.pk, worker, at, f"all refused: {message}")
             return
-        lifecycle.fail(generation.pk, lifecycle.UPSTREAM_ERROR, message, worker=worker)
+        lifecycle.fail(generation.pk, Generation.FailCode.UPSTREAM_ERROR, message, worker=worker)
 
 
 def started(
@@ -123,7 +131,7 @@ def started(
 ) -> None:
     """Act on what a provider's start concluded (and tell its breaker)."""
     if provider.asynchronous:
-        if isinstance(outcome, Failed) and outcome.code == lifecycle.UPSTREAM_AMBIGUOUS:
+        if isinstance(outcome, Failed) and outcome.code == Generation.FailCode.UPSTREAM_AMBIGUOUS:
             breaker.failed(row.pk, outcome.message)
         else:
             breaker.answered(row.pk)
@@ -135,14 +143,7 @@ def _before_deadline(generation: Generation, seconds: float) -> bool:
 
 
 def mark_submitting(generation: Generation, worker: str, row) -> bool:
-    kept = Generation.objects.filter(
-        pk=generation.pk, state=Generation.GENERATING, lease_holder=worker
-    ).update(provider=row, upstream_ref=SUBMITTING + row.name[:150])
-    return bool(kept)
-
-
-def _clear_submitting(generation: Generation, worker: str) -> None:
-    Generation.objects.filter(pk=generation.pk, lease_holder=worker).update(upstream_ref="")
+    return lifecycle.submitting(generation.pk, worker, row, SUBMITTING + row.name[:150])
 
 
 def _progress_reporter(generation_id: int, worker: str):
@@ -166,7 +167,7 @@ def _settle(generation: Generation, worker: str, row, outcome, workdir: Path) ->
         except CopyFailed as exc:
             lifecycle.fail(
                 generation.pk,
-                lifecycle.UPSTREAM_ERROR,
+                Generation.FailCode.UPSTREAM_ERROR,
                 f"The result could not be stored: {exc}",
                 worker=worker,
             )
@@ -246,7 +247,7 @@ def submit_was_lost(generation: Generation, worker: str) -> bool:
         return False
     lifecycle.fail(
         generation.pk,
-        lifecycle.UPSTREAM_AMBIGUOUS,
+        Generation.FailCode.UPSTREAM_AMBIGUOUS,
         "The worker stopped while submitting upstream; the upstream may have "
         "accepted the task. It was not resubmitted, to avoid paying twice.",
         worker=worker,
@@ -287,7 +288,7 @@ def poll_failed(generation: Generation, worker: str, exc: PollError) -> None:
     if generation.poll_errors + 1 >= settings.POLL_ERROR_BUDGET:
         lifecycle.fail(
             generation.pk,
-            lifecycle.UPSTREAM_ERROR,
+            Generation.FailCode.UPSTREAM_ERROR,
             f"The upstream could not be reached {generation.poll_errors + 1} times in a "
             f"row (last: {exc}). Upstream task {generation.upstream_ref}.",
             worker=worker,
@@ -303,7 +304,7 @@ def poll_crashed(generation: Generation, worker: str, exc: Exception) -> None:
     log.exception("polling %s crashed", generation.task_id)
     lifecycle.fail(
         generation.pk,
-        lifecycle.INTERNAL_ERROR,
+        Generation.FailCode.INTERNAL_ERROR,
         f"Internal error while polling upstream task {generation.upstream_ref}: {exc}",
         worker=worker,
     )

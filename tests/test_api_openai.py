@@ -178,7 +178,6 @@ def test_it_remixes_a_completed_video_with_a_new_prompt(client, worker, alice):
 
 def test_it_maps_every_internal_state_to_openai_status_words(client, alice):
     expected = {
-        Generation.WAITING: "queued",
         Generation.QUEUING: "queued",
         Generation.GENERATING: "in_progress",
         Generation.SUCCESS: "completed",
@@ -252,6 +251,7 @@ def test_it_deletes_a_finished_video_and_its_files_but_not_its_charge(client, al
     # The row stays as the record of the charge, without its files.
     row.refresh_from_db()
     assert row.deleted_at is not None and not row.video and not row.poster
+    assert row.events.filter(note__startswith="deleted").count() == 1
     assert row.task_id not in [video.id for video in client.videos.list().data]
     with pytest.raises(openai.NotFoundError):
         client.videos.delete(row.task_id)

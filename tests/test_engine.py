@@ -168,3 +168,5 @@ def test_the_sweeper_resends_a_generation_whose_hand_off_to_the_queue_was_lost(
     assert generation.state == Generation.QUEUING
     assert generation.next_poll_at > timezone.now()  # sent once, not on every sweep
     assert sweeper.sweep()["redispatched"] == 0
+    notes = list(generation.events.values_list("note", flat=True))
+    assert notes.count("sent to the workers again") == 1

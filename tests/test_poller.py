@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts import ledger
 from playground import lifecycle, services
 from playground.models import Generation, Provider
-from playground.poller import claim_due, claim_submits
+from playground.poller import claim_submits
 from tests.contract.fakes import JOBS, FakeUpstream, Step, envelope, finish
 from tests.httpservers import Reply
 
@@ -54,13 +54,13 @@ def test_a_claimed_poll_is_not_claimed_again_until_its_lease_ends(alice):
         state=Generation.GENERATING, provider=upstream, upstream_ref="task-1", next_poll_at=None
     )
 
-    (first,) = claim_due("poller-a:1", 10)
+    (first,) = lifecycle.claim_polls("poller-a:1", 10)
     assert first.pk == generation.pk and first.lease_holder == "poller-a:1"
-    assert claim_due("poller-b:1", 10) == []  # another poller finds nothing to take
+    assert lifecycle.claim_polls("poller-b:1", 10) == []  # another poller finds nothing to take
 
     # The first poller died: once its lease has run out, the poll is taken up.
     Generation.objects.filter(pk=generation.pk).update(lease_expires_at=timezone.now())
-    (again,) = claim_due("poller-b:2", 10)
+    (again,) = lifecycle.claim_polls("poller-b:2", 10)
     assert again.lease_holder == "poller-b:2"
     # The dead poller's answer, had it come, would change nothing now.
     assert not lifecycle.schedule_poll(generation.pk, "poller-a:1", timezone.now())
@@ -89,6 +89,8 @@ def test_a_refused_submit_falls_back_to_the_local_renderer_through_a_worker(work
     notes = list(generation.events.values_list("note", flat=True))
     # The poller tried the upstream, then left the renderer to a worker.
     assert "to the workers" in notes
+    assert "submitting to fake jobs" in notes
+    assert any(note.startswith("refused: fake jobs") for note in notes), notes
 
 
 def test_queued_submits_are_claimed_by_team_in_turn(alice, carol):

@@ -13,9 +13,8 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.http import FileResponse, HttpRequest, JsonResponse
 from django.http.multipartparser import MultiPartParserError
-from django.utils import timezone
 
-from playground import base64data, keyset, uploads
+from playground import base64data, keyset, lifecycle, uploads
 from playground.api.auth import api_view, read_json
 from playground.api.lookup import team_generation
 from playground.api.submit import submit_from
@@ -178,10 +177,7 @@ def delete(generation: Generation) -> JsonResponse:
     openai.check_deletable(generation)
     names = [file.name for file in (generation.video, generation.poster) if file]
     # Only while finished and not yet deleted: a concurrent delete loses here.
-    marked = Generation.objects.filter(
-        pk=generation.pk, state__in=Generation.FINISHED, deleted_at__isnull=True
-    ).update(deleted_at=timezone.now(), video="", poster="")
-    if not marked:
+    if not lifecycle.soft_delete(generation.pk):
         raise ApiError(404, f"Video {generation.task_id} not found.", code="not_found")
     delete_files(*names)
     return JsonResponse(openai.deleted(generation))

@@ -28,7 +28,6 @@ from playground.models import Generation
 
 NAME = "generate_task"
 STATES = {
-    Generation.WAITING: "pending",
     Generation.QUEUING: "pending",
     Generation.GENERATING: "processing",
     Generation.SUCCESS: "success",

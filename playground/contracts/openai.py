@@ -48,7 +48,6 @@ from playground.models import Generation
 
 NAME = "openai"
 STATES = {
-    Generation.WAITING: "queued",
     Generation.QUEUING: "queued",
     Generation.GENERATING: "in_progress",
     Generation.SUCCESS: "completed",

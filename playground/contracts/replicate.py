@@ -48,17 +48,12 @@ from playground.outbound import callback_url_error
 
 NAME = "replicate"
 STATES = {
-    Generation.WAITING: "starting",
     Generation.QUEUING: "starting",
     Generation.GENERATING: "processing",
     Generation.SUCCESS: "succeeded",
     Generation.FAIL: "failed",
 }
 STATUSES = ("starting", "processing", "succeeded", "failed", "canceled")
-# The fail code lifecycle.cancel writes. Contracts sit below the lifecycle (it
-# hands finished generations to webhooks, which describe them through here),
-# so the word is named here rather than imported.
-CANCELLED = "CANCELLED"
 # Replicate's webhook events. Ours sends `start` and the completed prediction;
 # the output appears once, at completion, so `output` asks for the completion
 # of a successful prediction, and `logs` for nothing more (see callback_body).
@@ -132,7 +127,10 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def status_of(generation: Generation) -> str:
-    if generation.state == Generation.FAIL and generation.fail_code == CANCELLED:
+    if (
+        generation.state == Generation.FAIL
+        and generation.fail_code == Generation.FailCode.CANCELLED
+    ):
         return "canceled"
     return STATES[generation.state]
 

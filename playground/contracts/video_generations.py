@@ -30,7 +30,6 @@ from playground.models import Generation
 
 NAME = "video_generations"
 STATES = {
-    Generation.WAITING: "pending",
     Generation.QUEUING: "pending",
     Generation.GENERATING: "processing",
     Generation.SUCCESS: "completed",

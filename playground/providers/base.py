@@ -121,6 +121,10 @@ class PollError(Exception):
         self.retry_after = retry_after
 
 
+class LeaseLost(Exception):
+    """The worker no longer holds the generation (another took it over): stop working on it."""
+
+
 class CheckFailed(Exception):
     """A provider's test call did not succeed; the message says what it answered."""
 

@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 import httpx
 
-from playground import lifecycle, outbound
+from playground import outbound
 from playground.models import Generation, Provider
 from playground.providers.base import CheckFailed, Outcome, PollError, Running
 from playground.providers.upstream import (
@@ -325,13 +325,13 @@ def error_types(body: dict[str, Any]) -> set[str]:
 
 def failure_code(body: dict[str, Any], types: set[str]) -> str:
     if types & CONTENT_TYPES:
-        return lifecycle.CONTENT_VIOLATION
+        return Generation.FailCode.CONTENT_VIOLATION
     if types & IMAGE_TYPES:
-        return lifecycle.INVALID_IMAGE_URL
+        return Generation.FailCode.INVALID_IMAGE_URL
     # A download that failed is the user's image when it was an image field.
     detail = body.get("detail") if isinstance(body.get("detail"), list) else []
     for item in detail:
         if isinstance(item, dict) and item.get("type") == "file_download_error":
             if "image" in str(item.get("loc") or ""):
-                return lifecycle.INVALID_IMAGE_URL
+                return Generation.FailCode.INVALID_IMAGE_URL
     return ""

@@ -56,7 +56,7 @@ import google.auth.transport
 from django.conf import settings
 from google.oauth2 import service_account
 
-from playground import catalog, lifecycle, outbound
+from playground import catalog, outbound
 from playground.models import Generation, Provider
 from playground.providers.base import (
     CheckFailed,
@@ -269,11 +269,11 @@ class GoogleVeoProvider(UpstreamProvider):
         error = operation.get("error")
         if isinstance(error, dict) and error:
             message = str(error.get("message") or "")
-            code = lifecycle.UPSTREAM_ERROR
+            code = Generation.FailCode.UPSTREAM_ERROR
             if any(word in message.lower() for word in SAFETY_WORDS):
-                code = lifecycle.CONTENT_VIOLATION
+                code = Generation.FailCode.CONTENT_VIOLATION
             elif "image" in message.lower():
-                code = lifecycle.INVALID_IMAGE_URL
+                code = Generation.FailCode.INVALID_IMAGE_URL
             return self.failed(message, code, upstream_code=error.get("code"))
         response = operation.get("response") if isinstance(operation.get("response"), dict) else {}
         # The Gemini API wraps the result in generateVideoResponse; Vertex does not.
@@ -292,7 +292,7 @@ class GoogleVeoProvider(UpstreamProvider):
         count = result.get("raiMediaFilteredCount")
         if reasons or (isinstance(count, int) and count > 0):
             reason = reasons or "Veo's safety filters withheld the video."
-            return self.failed(reason, lifecycle.CONTENT_VIOLATION)
+            return self.failed(reason, Generation.FailCode.CONTENT_VIOLATION)
         ref = generation.upstream_ref
         return self.failed(f"The upstream reported task {ref} done without a video.")
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from playground import catalog, lifecycle
+from playground import catalog
 from playground.models import Generation, Provider
 from playground.providers.base import Outcome, SubmitRefused
 from playground.providers.envelope import FAIL, RUNNING, SUCCESS, EnvelopeProvider
@@ -128,7 +128,7 @@ class KieVeoProvider(EnvelopeProvider):
         code = data.get("errorCode")
         text = message.lower()
         if any(word in text for word in MODERATION_WORDS):
-            return self.failed(message, lifecycle.CONTENT_VIOLATION, upstream_code=code)
+            return self.failed(message, Generation.FailCode.CONTENT_VIOLATION, upstream_code=code)
         if any(word in text for word in IMAGE_WORDS):
-            return self.failed(message, lifecycle.INVALID_IMAGE_URL, upstream_code=code)
+            return self.failed(message, Generation.FailCode.INVALID_IMAGE_URL, upstream_code=code)
         return self.failed(message, upstream_code=code)

@@ -33,7 +33,6 @@ from urllib.parse import quote
 
 import jwt
 
-from playground import lifecycle
 from playground.models import Generation, Provider
 from playground.providers.base import CheckFailed, Outcome, PollError, Running, SubmitRefused
 from playground.providers.upstream import Ambiguous, Answer, Call, UpstreamProvider
@@ -332,9 +331,9 @@ class KlingProvider(UpstreamProvider):
         if word == "failed":
             reason = str(data.get("task_status_msg") or "")
             if SAFETY_WORDS.search(reason.lower()):
-                return self.failed(reason, lifecycle.CONTENT_VIOLATION)
+                return self.failed(reason, Generation.FailCode.CONTENT_VIOLATION)
             if IMAGE_WORDS.search(reason.lower()):
-                return self.failed(reason, lifecycle.INVALID_IMAGE_URL)
+                return self.failed(reason, Generation.FailCode.INVALID_IMAGE_URL)
             return self.failed(reason)
         if word != "succeed":
             return self.unknown_state(generation, word)

@@ -2,15 +2,18 @@
 
 from pathlib import Path
 
-from playground import catalog, lifecycle
+from playground import catalog
 from playground.inputs import InputError, localize
 from playground.models import Generation
 from playground.providers import localrender
-from playground.providers.base import BaseProvider, Failed, Outcome, ProgressFn, Succeeded
-
-
-class LeaseLost(Exception):
-    """The worker lost its lease mid-render; another worker owns the generation."""
+from playground.providers.base import (
+    BaseProvider,
+    Failed,
+    LeaseLost,
+    Outcome,
+    ProgressFn,
+    Succeeded,
+)
 
 
 class LocalRenderer(BaseProvider):
@@ -30,7 +33,7 @@ class LocalRenderer(BaseProvider):
                 else None
             )
         except InputError as exc:
-            return Failed(lifecycle.INVALID_IMAGE_URL, str(exc))
+            return Failed(Generation.FailCode.INVALID_IMAGE_URL, str(exc))
 
         def on_progress(percent: int) -> None:
             if not progress(percent):
@@ -51,10 +54,14 @@ class LocalRenderer(BaseProvider):
             )
             result = localrender.render(request, workdir, on_progress=on_progress)
         except localrender.RenderError as exc:
-            code = lifecycle.INVALID_IMAGE_URL if images or motion else lifecycle.INTERNAL_ERROR
+            code = (
+                Generation.FailCode.INVALID_IMAGE_URL
+                if images or motion
+                else Generation.FailCode.INTERNAL_ERROR
+            )
             return Failed(code, str(exc))
         return Succeeded(video_path=result.video_path, poster_path=result.poster_path)
 
     def poll(self, generation: Generation, workdir: Path | None = None) -> Outcome:
         # start() finishes the work; a local generation is never left to poll.
-        return Failed(lifecycle.INTERNAL_ERROR, "the local renderer has nothing to poll")
+        return Failed(Generation.FailCode.INTERNAL_ERROR, "the local renderer has nothing to poll")

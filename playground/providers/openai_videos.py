@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from playground import catalog, lifecycle
+from playground import catalog
 from playground.inputs import InputError, localize
 from playground.models import Generation, Provider
 from playground.outbound import extension_for, sniff_type
@@ -121,7 +121,7 @@ class OpenAIVideosProvider(UpstreamProvider):
         try:
             path = localize(url, workdir / "input_reference", kind="image")
         except InputError as exc:
-            return Failed(lifecycle.INVALID_IMAGE_URL, self.clean(str(exc)))
+            return Failed(Generation.FailCode.INVALID_IMAGE_URL, self.clean(str(exc)))
         with open(path, "rb") as handle:
             mime = sniff_type(handle.read(64)) or "application/octet-stream"
             handle.seek(0)
@@ -206,7 +206,7 @@ class OpenAIVideosProvider(UpstreamProvider):
         if code in SHARED_FAIL_CODES:  # another Reelgate's own codes
             return self.failed(message, code)
         if is_moderation(code, message):
-            return self.failed(message, lifecycle.CONTENT_VIOLATION, upstream_code=code)
+            return self.failed(message, Generation.FailCode.CONTENT_VIOLATION, upstream_code=code)
         return self.failed(message, upstream_code=code)
 
     # The rest of the contract

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from playground import catalog, lifecycle
+from playground import catalog
 from playground.models import Generation, Provider
 from playground.providers.base import Outcome, PollError, Running
 from playground.providers.upstream import (
@@ -174,9 +174,9 @@ class ReplicateProvider(UpstreamProvider):
         reason = error if isinstance(error, str) else str(error or "")
         code = ""
         if CONTENT.search(reason):
-            code = lifecycle.CONTENT_VIOLATION
+            code = Generation.FailCode.CONTENT_VIOLATION
         elif BAD_IMAGE.search(reason):
-            code = lifecycle.INVALID_IMAGE_URL
+            code = Generation.FailCode.INVALID_IMAGE_URL
         return self.failed(reason, code)
 
     def cancel_call(self, generation: Generation) -> Call | None:

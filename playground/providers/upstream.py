@@ -51,7 +51,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from playground import lifecycle, outbound
+from playground import outbound
 from playground.models import Generation
 from playground.providers import wakeup
 from playground.providers.base import (
@@ -69,7 +69,9 @@ from playground.providers.base import (
 log = logging.getLogger(__name__)
 
 # Fail codes an upstream may give that mean the same here (DESIGN §4).
-SHARED_FAIL_CODES = frozenset({lifecycle.CONTENT_VIOLATION, lifecycle.INVALID_IMAGE_URL})
+SHARED_FAIL_CODES = frozenset(
+    {Generation.FailCode.CONTENT_VIOLATION, Generation.FailCode.INVALID_IMAGE_URL}
+)
 
 # Poll answers worth asking again: the task exists upstream and may still
 # finish (and be paid for there). 401/403 too: an admin who fixes the key
@@ -411,7 +413,7 @@ class UpstreamProvider(BaseProvider):
             message = f"The upstream has no task {reference} ({described})."
         else:
             message = f"The upstream answered {described} for task {reference}."
-        return Failed(lifecycle.UPSTREAM_ERROR, self.clean(message))
+        return Failed(Generation.FailCode.UPSTREAM_ERROR, self.clean(message))
 
     def running(self, generation: Generation, progress: Any = None) -> Running:
         return Running(generation.upstream_ref, progress=read_progress(progress))
@@ -433,7 +435,7 @@ class UpstreamProvider(BaseProvider):
         ).strip() or "The upstream reported the generation failed without a reason."
         if upstream_code not in (None, ""):
             reason = f"{reason} (upstream code {upstream_code})"
-        return Failed(code or lifecycle.UPSTREAM_ERROR, self.clean(reason))
+        return Failed(code or Generation.FailCode.UPSTREAM_ERROR, self.clean(reason))
 
     def result(
         self, generation: Generation, video_url: Any, poster_url: Any = None, **fields: Any
@@ -442,7 +444,7 @@ class UpstreamProvider(BaseProvider):
         video = first_url(video_url if isinstance(video_url, list) else [video_url])
         if video is None:
             return Failed(
-                lifecycle.UPSTREAM_ERROR,
+                Generation.FailCode.UPSTREAM_ERROR,
                 f"The upstream reported task {generation.upstream_ref} done "
                 "but gave no usable result URL.",
             )
@@ -502,7 +504,7 @@ class UpstreamProvider(BaseProvider):
                     provider_fault=True,
                 )
         return Failed(
-            lifecycle.UPSTREAM_AMBIGUOUS,
+            Generation.FailCode.UPSTREAM_AMBIGUOUS,
             self.clean(
                 f"The upstream {self.row.name} may have accepted the task, but {why}. "
                 "It was not submitted again, to avoid paying twice."
