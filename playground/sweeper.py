@@ -90,13 +90,7 @@ def _recover(now) -> int:
 
 def _poll(now) -> int:
     """Upstream generations whose next poll is due (or whose poller died)."""
-    due = (
-        Generation.objects.filter(state=Generation.GENERATING)
-        .exclude(upstream_ref="")
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-        .filter(Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True))
-        .values_list("pk", "poll_count")[:BATCH]
-    )
+    due = Generation.objects.filter(lifecycle.poll_due(now)).values_list("pk", "poll_count")[:BATCH]
     count = 0
     for pk, poll_count in due:
         claimed = (
