@@ -23,8 +23,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce, Least
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Value, Window
+from django.db.models.functions import Coalesce, Least, RowNumber
 from django.utils import timezone
 
 from accounts import ledger
@@ -52,6 +52,51 @@ def _event(generation_id: int, from_state: str, to_state: str, note: str = "", w
     )
 
 
+def claimable(now) -> Q:
+    """Generations a worker may take: queued, or left by a worker that died before
+    anything went upstream (a generation with an upstream reference is polled)."""
+    return Q(state=Generation.QUEUING) | Q(
+        state=Generation.GENERATING, lease_expires_at__lt=now, upstream_ref=""
+    )
+
+
+def by_team_turn(generations: QuerySet[Generation]) -> QuerySet[Generation]:
+    """Teams take turns: each team's oldest first, then each one's second...
+    so one team's thousand queued never hold up another team's one."""
+    turn = Window(RowNumber(), partition_by=[F("team_id")], order_by=F("pk").asc())
+    return generations.annotate(turn=turn).order_by("turn", "pk")
+
+
+# How far back claim_next looks for when a team was last served.
+SERVED_WITHIN = timedelta(hours=1)
+
+
+def claim_next(worker: str, kind: QuerySet[Generation], tries: int = 5) -> Generation | None:
+    """Claim the next generation of `kind` to start: the team served least recently first.
+
+    Fair share one claim at a time: the team whose last start (of this kind)
+    is oldest, or that has none, goes first, its oldest generation first. So
+    one team's thousand queued never hold up another team's one.
+    """
+    now = timezone.now()
+    last_start = (
+        kind.filter(team_id=OuterRef("team_id"), started_at__gte=now - SERVED_WITHIN)
+        .order_by("-started_at")
+        .values("started_at")[:1]
+    )
+    pks = (
+        kind.filter(claimable(now))
+        .annotate(last_served=Subquery(last_start))
+        .order_by(F("last_served").asc(nulls_first=True), "pk")
+        .values_list("pk", flat=True)[:tries]
+    )
+    for pk in list(pks):
+        generation = claim(pk, worker)
+        if generation is not None:
+            return generation
+    return None
+
+
 def claim(generation_id: int, worker: str) -> Generation | None:
     """Take the generation for `worker`: from queuing, or from a dead worker.
 
@@ -60,13 +105,10 @@ def claim(generation_id: int, worker: str) -> Generation | None:
     upstream task. Those are polled instead (see claim_poll).
     """
     now = timezone.now()
-    claimable = Q(state=Generation.QUEUING) | Q(
-        state=Generation.GENERATING, lease_expires_at__lt=now, upstream_ref=""
-    )
     with transaction.atomic():
         before = Generation.objects.filter(pk=generation_id).values_list("state", flat=True).first()
         taken = (
-            Generation.objects.filter(claimable, pk=generation_id)
+            Generation.objects.filter(claimable(now), pk=generation_id)
             .filter(attempts__lt=settings.GENERATION_MAX_ATTEMPTS)
             .update(
                 state=Generation.GENERATING,
@@ -222,16 +264,19 @@ def handed_upstream(
     return bool(kept)
 
 
-def requeue(generation_id: int, worker: str, at, note: str, *, to_workers: bool = False) -> bool:
+def requeue(
+    generation_id: int, worker: str, at, note: str, *, to_workers: bool = False, renderer=None
+) -> bool:
     """generating → queuing until `at`, before anything was submitted upstream.
 
     For every provider asking for time (a rate limit), or, `to_workers`, for
-    the poller that met a provider only a worker runs (the local renderer):
-    the provider is then cleared, so the pollers leave it to the workers.
-    The attempt is given back: it was no worker's failure, and the sweeper
-    (or a poller) sends the generation again once `at` has passed.
+    the poller that met a provider only a worker runs: the provider is then
+    cleared (or set to the `renderer` that makes it next, whose queue takes
+    it), so the pollers leave it to the workers. The attempt is given back:
+    it was no worker's failure, and the sweeper (or a poller) sends the
+    generation again once `at` has passed.
     """
-    fields = {"provider": None} if to_workers else {}
+    fields = {"provider": renderer} if to_workers else {}
     with transaction.atomic():
         kept = Generation.objects.filter(
             pk=generation_id, state=Generation.GENERATING, lease_holder=worker, upstream_ref=""

@@ -32,8 +32,6 @@ from functools import partial
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from playground import lifecycle, outbound, providers, queue, tasks
@@ -55,16 +53,10 @@ def claim_submits(holder: str, limit: int) -> list[Generation]:
     worker that got the same generation some other way finds it taken.
     """
     now = timezone.now()
-    pks = (
-        Generation.objects.filter(
-            state=Generation.QUEUING, provider__isnull=False, next_poll_at__lte=now
-        )
-        # Teams take turns: each team's oldest first, then each one's second...
-        # so one team's thousand queued never hold up another team's one.
-        .annotate(turn=Window(RowNumber(), partition_by=[F("team_id")], order_by=F("pk").asc()))
-        .order_by("turn", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+    queued = Generation.objects.filter(
+        state=Generation.QUEUING, provider__isnull=False, next_poll_at__lte=now
+    ).exclude(provider__kind__in=providers.render_kinds())  # the render queue's
+    pks = lifecycle.by_team_turn(queued).values_list("pk", flat=True)[:limit]
     claimed = [lifecycle.claim(pk, holder) for pk in list(pks)]
     return [generation for generation in claimed if generation is not None]
 
@@ -77,10 +69,14 @@ def routed(model_id: str) -> list:
     return rows
 
 
-def to_workers(generation: Generation, holder: str, render: bool) -> None:
+def to_workers(generation: Generation, holder: str, row) -> None:
     """A provider the loop cannot drive comes next (the local renderer): a worker runs it all."""
     at = queue.redispatch_at(timezone.now())
-    if lifecycle.requeue(generation.pk, holder, at, "to the workers", to_workers=True):
+    render = providers.renders(row)
+    renderer = row if render else None
+    if lifecycle.requeue(
+        generation.pk, holder, at, "to the workers", to_workers=True, renderer=renderer
+    ):
         queue.run(generation.pk, render=render)
 
 
@@ -162,7 +158,7 @@ class Poller:
             for row in await self.db(routed, generation.model_id):
                 provider = providers.for_row(row)
                 if not getattr(provider, "submits_from_poller", False):
-                    await self.db(to_workers, generation, holder, provider.renders)
+                    await self.db(to_workers, generation, holder, row)
                     return
                 if not in_lease(generation, provider):
                     # The claim is too old to send a submit inside it: claimed anew later.

@@ -47,5 +47,14 @@ def dispatch_run(generation_id: int, *, render: bool = False) -> None:
 
 
 def run(generation_id: int, *, render: bool = False) -> None:
-    """Send the generation's run to the workers (`render`: its first provider renders here)."""
-    enqueue("playground.tasks.run_generation", generation_id, render=render)
+    """Send the generation's run to the workers.
+
+    A render (its first provider renders here) is not sent by id: the render
+    queue gets a turn, and the worker that takes it renders whichever queued
+    render is next, teams in turn (tasks.render_next), rather than first in,
+    first out across every team.
+    """
+    if render:
+        enqueue("playground.tasks.render_next", render=True)
+    else:
+        enqueue("playground.tasks.run_generation", generation_id)

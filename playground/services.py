@@ -100,6 +100,7 @@ def submit(
     if not routed:
         raise ModelUnavailable(f"No provider is enabled for {spec.id}; ask an admin to enable one.")
     now = timezone.now()
+    render = providers.renders(routed[0])
     try:
         with transaction.atomic():
             generation = NEW_GENERATION.create(
@@ -124,8 +125,9 @@ def submit(
                 # hand-off be lost, the sweeper sends it again at next_poll_at.
                 state=Generation.QUEUING,
                 # The pollers submit it when its first provider is an upstream
-                # they can drive; otherwise a worker, sent at commit.
-                provider=routed[0] if to_pollers(routed[0]) else None,
+                # they can drive; otherwise a worker, sent at commit. A render
+                # names its renderer: the render queue takes it by team turn.
+                provider=routed[0] if to_pollers(routed[0]) or render else None,
                 next_poll_at=now if to_pollers(routed[0]) else queue.redispatch_at(now),
             )
             NEW_EVENT.create(
@@ -141,8 +143,8 @@ def submit(
             )
             if api_key is not None:
                 _check_unfinished(api_key)
-            if generation.provider_id is None:
-                queue.dispatch_run(generation.pk, render=providers.renders(routed[0]))
+            if not to_pollers(routed[0]):
+                queue.dispatch_run(generation.pk, render=render)
     except IntegrityError:
         # Two requests with one Idempotency-Key raced; the other one won.
         if idempotency_key and api_key is not None:

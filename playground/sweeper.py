@@ -52,8 +52,11 @@ def _redispatch(now) -> int:
     """Generations whose run task never reached a worker (lost on the way)."""
     due = Generation.objects.filter(state=Generation.QUEUING, next_poll_at__lte=now)
     if settings.POLLERS:
-        # Queued with a provider: the pollers' to submit (playground/poller.py).
-        due = due.exclude(state=Generation.QUEUING, provider__isnull=False)
+        # Queued with a provider that does not render: the pollers' to submit
+        # (playground/poller.py).
+        due = due.exclude(
+            Q(provider__isnull=False) & ~Q(provider__kind__in=providers.render_kinds())
+        )
     due = due.values_list("pk", "model_id")[:BATCH]
     count = 0
     for pk, model_id in due:

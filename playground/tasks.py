@@ -45,8 +45,20 @@ HEARTBEAT_SECONDS = 1.0
 def run_generation(generation_id: int) -> None:
     worker = lifecycle.worker_name()
     generation = lifecycle.claim(generation_id, worker)
-    if generation is None:
-        return
+    if generation is not None:
+        _work(generation, worker)
+
+
+def render_next() -> None:
+    """A turn of the render queue: the next render to make, teams in turn."""
+    worker = lifecycle.worker_name()
+    renders = Generation.objects.filter(provider__kind__in=providers.render_kinds())
+    generation = lifecycle.claim_next(worker, renders)
+    if generation is not None:
+        _work(generation, worker)
+
+
+def _work(generation: Generation, worker: str) -> None:
     try:
         with lifecycle.keep_lease(generation.pk, worker):
             _run(generation, worker)

@@ -37,3 +37,24 @@ def test_a_burst_of_local_renders_does_not_hold_up_an_upstream_result(worker, al
     assert workers.isdisjoint(
         {upstream.events.order_by("-pk").values_list("worker", flat=True).first()}
     )
+
+
+def test_a_team_with_many_queued_renders_does_not_hold_up_another_teams_one(worker, alice, carol):
+    """Team A queues five renders, team B then one: B's is rendered second, not sixth."""
+    quick = {**RENDER_INPUT, "duration": "5"}
+    team_a = [services.submit(user=alice, model=RENDERED, input=quick) for _ in range(5)]
+    (team_b,) = [services.submit(user=carol, model=RENDERED, input=quick)]
+    try:
+        team_b = finish(team_b, timeout=120)
+        assert team_b.state == Generation.SUCCESS, team_b.fail_msg
+        started = sorted(
+            Generation.objects.filter(
+                pk__in=[g.pk for g in team_a], started_at__isnull=False
+            ).values_list("started_at", flat=True)
+        )
+        # One render worker: A's first was under way when B's was queued;
+        # then the teams take turns.
+        assert len(started) <= 2 or team_b.started_at < started[1], (team_b.started_at, started)
+    finally:
+        for generation in team_a:
+            services.cancel(generation)  # the render cluster is left free for the next test

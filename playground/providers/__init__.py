@@ -19,6 +19,7 @@ __all__ = [
     "for_row",
     "provider_class",
     "renders",
+    "render_kinds",
     "renders_first",
     "route",
 ]
@@ -47,6 +48,12 @@ def provider_class(kind: str) -> type:
 def renders(row: Provider) -> bool:
     """Whether `row` renders on this machine: its runs go to the render cluster."""
     return provider_class(row.kind).renders
+
+
+def render_kinds() -> list[str]:
+    """The kinds that render on this machine: their queued generations are the render queue's."""
+    kinds = {**KINDS, **settings.PROVIDER_KINDS_EXTRA}
+    return [kind for kind in kinds if provider_class(kind).renders]
 
 
 def renders_first(model_id: str) -> bool:
