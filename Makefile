@@ -26,7 +26,7 @@ test: $(STAMP)
 
 # Production profile: PostgreSQL and Redis from the environment, gunicorn
 # (WEB_WORKERS x WEB_THREADS), Q_CLUSTERS django-q2 clusters and the sweeper.
-# Ctrl-C stops them all. README: "Production and scaling out".
+# Ctrl-C stops them all. docs/deploy.md: "Production and scaling out".
 serve: $(STAMP)
 	@test -n "$$DATABASE_URL" || { echo "make serve: set DATABASE_URL=postgres://user:password@host:5432/name (make run needs nothing)"; exit 2; }
 	@test -n "$$REDIS_URL" || { echo "make serve: set REDIS_URL=redis://host:6379/0 (make run needs nothing)"; exit 2; }

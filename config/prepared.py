@@ -3,7 +3,7 @@
 Turning a queryset into SQL is most of what the ORM costs on a short API
 request: for recordInfo's two lookups (the API key with its user, team and
 credit account; the generation by task id) building the SQL took more CPU
-than PostgreSQL took to answer (bench/README.md, "What limits it").
+than PostgreSQL took to answer (bench/README.md, "What was tried").
 
 A PreparedQuery builds its queryset once per thread with marker values in
 place of its parameters, compiles it, and remembers where the markers landed

@@ -1,9 +1,10 @@
 """Reelgate settings. Every value comes from an environment variable.
 
-The README lists each variable. With nothing set, Reelgate runs on its
-embedded default: SQLite in the project folder, django-q2's ORM broker and a
-local-memory cache. DATABASE_URL switches to PostgreSQL and REDIS_URL to
-Redis for the queue and the cache.
+The README lists each variable (the AWS_* ones of object storage in
+docs/deploy.md). With nothing set, Reelgate runs on its embedded default:
+SQLite in the project folder, django-q2's ORM broker and a local-memory
+cache. DATABASE_URL switches to PostgreSQL and REDIS_URL to Redis for the
+queue and the cache.
 """
 
 import base64

@@ -123,8 +123,12 @@ class Provider(models.Model):
 class Generation(models.Model):
     """One video generation, from acceptance to its result or failure.
 
-    The row is the source of truth; the queue only makes dispatch fast. State
-    changes happen in playground/lifecycle.py and nowhere else.
+    The row is the source of truth; the queue only makes dispatch fast. Its
+    transitions are made in playground/lifecycle.py, each with its
+    GenerationEvent row, with two exceptions: services.submit() inserts the
+    row already queuing (and writes that event itself), and the sweeper's
+    redispatch (playground/sweeper.py) moves a row left waiting to queuing
+    with a conditional UPDATE and no event.
     """
 
     # services.submit() creates rows queuing, credits held, in the transaction

@@ -1,4 +1,12 @@
-"""playground.outbound against real HTTP servers on 127.0.0.1: no patched httpx, no fake DNS."""
+"""playground.outbound: the SSRF guard, check_url, fetch_to_file, download_to, send, sniff_type.
+
+Requests go to real HTTP servers on 127.0.0.1 (tests/httpservers.py), and a
+bare listening socket shows when no connection was even attempted; httpx is
+never patched. The one stand-in is the `resolver` fixture: it gives a few
+made-up names (`*.test`) the addresses a test needs, because what a name
+like `localhost` resolves to differs from machine to machine. Every other
+name goes to the system resolver.
+"""
 
 from __future__ import annotations
 

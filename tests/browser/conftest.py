@@ -1,8 +1,10 @@
 """Playwright against the system Chromium, one live server, real workers.
 
 Never `playwright install`: the browser is Debian's `chromium` package
-(.ci/run installs it). Without it these tests skip, and the run ends with a
-loud warning saying so.
+(`apt-get install -y chromium`, as .ci/run does; `make test` installs
+nothing). Without it these tests skip: the summary line counts them apart
+from other skips, naming the missing browser and that command, and a loud
+section above it says the same.
 """
 
 import os
@@ -20,6 +22,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 HERE = Path(__file__).resolve().parent
+INSTALL_CHROMIUM = "apt-get install -y chromium"
+# The summary line's category for browser tests skipped for want of Chromium:
+# "12 passed, 3 skipped without Chromium (apt-get install -y chromium) in 9s".
+NO_CHROMIUM = f"skipped without Chromium ({INSTALL_CHROMIUM})"
 # Screenshots of each page, for people to look at; git ignores test-output/.
 SCREENSHOTS = HERE.parent.parent / "test-output" / "browser"
 
@@ -34,18 +40,22 @@ def pytest_collection_modifyitems(session, config, items):
     items[:] = others + browser_items
 
 
+def pytest_report_teststatus(report, config):
+    # A category of its own puts the missing browser in the run's summary
+    # line, where a plain "3 skipped" would pass unnoticed on a fresh machine.
+    if report.skipped and "browser/" in report.nodeid and not CHROMIUM.exists():
+        return NO_CHROMIUM, "s", "SKIPPED (no Chromium)"
+    return None
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    not_run = [
-        report
-        for report in terminalreporter.stats.get("skipped", [])
-        if "browser/" in report.nodeid and not CHROMIUM.exists()
-    ]
+    not_run = terminalreporter.stats.get(NO_CHROMIUM, [])
     if not not_run:
         return
     terminalreporter.write_sep("!", "BROWSER TESTS DID NOT RUN", red=True, bold=True)
     terminalreporter.write_line(
         f"{len(not_run)} browser test(s) skipped: {CHROMIUM} is missing. "
-        "Install it with `apt-get install -y chromium` (never `playwright install`).",
+        f"Install it with `{INSTALL_CHROMIUM}` (never `playwright install`).",
         red=True,
         bold=True,
     )
