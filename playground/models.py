@@ -124,11 +124,9 @@ class Generation(models.Model):
     """One video generation, from acceptance to its result or failure.
 
     The row is the source of truth; the queue only makes dispatch fast. Its
-    transitions are made in playground/lifecycle.py, each with its
-    GenerationEvent row, with two exceptions: services.submit() inserts the
-    row already queuing (and writes that event itself), and the sweeper's
-    redispatch (playground/sweeper.py) moves a row left waiting to queuing
-    with a conditional UPDATE and no event.
+    changes are made in playground/lifecycle.py, each with its
+    GenerationEvent row; services.submit() inserts the row already queuing
+    and writes that first event itself.
     """
 
     # services.submit() creates rows queuing, credits held, in the transaction
