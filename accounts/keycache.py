@@ -36,7 +36,7 @@ import redis
 from django.conf import settings
 from django.db import transaction
 
-from config import redis_client
+from accounts import redis_client
 
 log = logging.getLogger(__name__)
 
