@@ -83,8 +83,7 @@ def _remove_session_keys() -> None:
         return
     from django.core.cache import cache
 
-    from accounts import keycache
-    from config import redis_client
+    from accounts import keycache, redis_client
     from playground import uploads
 
     try:
