@@ -5,12 +5,15 @@ import hmac
 import secrets
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 
 from accounts import keycache
+from accounts.keycache import KeyRecord
 from accounts.models import ApiKey
-from config.prepared import PreparedQuery
 
 KEY_START = "rg_"
 PREFIX_LENGTH = len(KEY_START) + 8
@@ -18,27 +21,6 @@ PREFIX_LENGTH = len(KEY_START) + 8
 # request would turn each API read into a write, so it is refreshed at most
 # once a minute.
 LAST_USED_PRECISION = timedelta(minutes=1)
-
-# Every API request starts here, so the SQL is built once (config/prepared.py)
-# and the rows are kept per process (accounts/keycache.py). The credit account
-# comes along, since createTask holds credits on it, but without its balance
-# and held: those are read fresh when asked for, as are the password and the
-# webhook secret, so a kept row holds nothing that moves. The prefix is
-# unique, so no ORDER BY (the model's default ordering would add a sort).
-KEY_BY_PREFIX = PreparedQuery(
-    lambda prefix: (
-        ApiKey.objects.select_related("user", "user__profile", "user__credit_account")
-        .defer(
-            "user__password",
-            "user__profile__webhook_secret",
-            "user__credit_account__balance",
-            "user__credit_account__held",
-        )
-        .filter(prefix=prefix)
-        .order_by()[:1]
-    ),
-    prefix=str,
-)
 
 
 def digest(raw_key: str) -> str:
@@ -67,30 +49,86 @@ def issue(user, name: str = "") -> tuple[ApiKey, str]:
     raise RuntimeError("could not draw a unique API key prefix")
 
 
-def authenticate(raw_key: str) -> ApiKey | None:
-    """The active key matching `raw_key`, or None (unknown, wrong or revoked)."""
+def check(raw_key: str) -> KeyRecord | None:
+    """The record of the active key matching `raw_key`, or None (unknown, wrong
+    or revoked key, deactivated user).
+
+    Every API call starts here, so the record is kept per process
+    (accounts/keycache.py): a kept key costs no query.
+    """
     if not raw_key or not raw_key.startswith(KEY_START) or len(raw_key) > 200:
         return None
     prefix = raw_key[:PREFIX_LENGTH]
     epoch = keycache.epoch()  # before the row: see keycache
     entry = keycache.get(prefix, epoch)
     if entry is None:
-        rows = KEY_BY_PREFIX.rows(prefix=prefix)
-        if not rows:
+        entry = _read(prefix, epoch)
+        if entry is None:
             return None
-        entry = keycache.keep(prefix, rows[0], epoch)
-    key = KEY_BY_PREFIX.instance(entry.row)
-    if not hmac.compare_digest(key.secret_hash, digest(raw_key)):
+    record = entry.record
+    if not hmac.compare_digest(record.secret_hash, digest(raw_key)) or not record.active:
         return None
-    if key.revoked_at is not None or not key.user.is_active:
-        return None
-    if entry.last_used_at is not None:
-        key.last_used_at = max(key.last_used_at or entry.last_used_at, entry.last_used_at)
     now = timezone.now()
-    if key.last_used_at is None or key.last_used_at < now - LAST_USED_PRECISION:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        key.last_used_at = entry.last_used_at = now
-    return key
+    if entry.last_used_at is None or entry.last_used_at < now - LAST_USED_PRECISION:
+        ApiKey.objects.filter(pk=record.id).update(last_used_at=now)
+        entry.last_used_at = now
+    return record
+
+
+def _read(prefix: str, epoch: int | None) -> keycache.Entry | None:
+    # One row with the ids of the user's team and credit account. No ORDER BY:
+    # get() leaves the model's ordering out, and the prefix is unique.
+    try:
+        row = ApiKey.objects.values(
+            "id",
+            "secret_hash",
+            "last_used_at",
+            "revoked_at",
+            "user_id",
+            "user__is_active",
+            "user__profile__team_id",
+            "user__credit_account__id",
+        ).get(prefix=prefix)
+    except ApiKey.DoesNotExist:
+        return None
+    record = KeyRecord(
+        id=row["id"],
+        prefix=prefix,
+        secret_hash=row["secret_hash"],
+        user_id=row["user_id"],
+        team_id=row["user__profile__team_id"],
+        account_id=row["user__credit_account__id"],
+        active=row["revoked_at"] is None and row["user__is_active"],
+    )
+    return keycache.keep(record, row["last_used_at"], epoch)
+
+
+def user_of(record: KeyRecord) -> AbstractBaseUser:
+    """The key's user with their profile and credit account, read in one query
+    when first used, as Django's own `request.user` is.
+
+    API views that only need the ids (the team's, the account's) take them
+    from the record and cost no query.
+    """
+    return SimpleLazyObject(
+        lambda: (
+            get_user_model()
+            .objects.select_related("profile", "credit_account")
+            .get(pk=record.user_id)
+        )
+    )
+
+
+def authenticate(raw_key: str) -> ApiKey | None:
+    """The active key matching `raw_key`, with its user; None as for check().
+
+    The row is read when first used: checking the key itself costs no query
+    while its record is kept.
+    """
+    record = check(raw_key)
+    if record is None:
+        return None
+    return SimpleLazyObject(lambda: ApiKey.objects.select_related("user").get(pk=record.id))
 
 
 def revoke(key: ApiKey) -> bool:

@@ -2,23 +2,23 @@
 
 Reading the key with its user, team and credit account was one of the two
 queries of every status call, with a four-table join for PostgreSQL to plan
-each time (bench/README.md). Each process therefore keeps the rows of the
-keys it has authenticated, and every API call builds fresh instances from
-them.
+each time (bench/README.md). Each process therefore keeps a small record of
+each key it has authenticated (KeyRecord): the ids an API call needs and
+whether the key may be used.
 
-What the rows hold can change: a key is revoked or deleted, a user
+What a record holds can change: a key is revoked or deleted, a user
 deactivated or moved to another team. Every such change bumps one counter
 in Redis, the epoch, when its transaction commits (accounts/signals.py and
 apikeys.revoke). A process reads the epoch on every call (one Redis GET,
-against a PostgreSQL query) and uses a kept row only while the epoch is the
-one it was read under; the epoch is read before the row, so a row read
-after a change is never kept under an epoch from before it. A row is also
+against a PostgreSQL query) and uses a kept record only while the epoch is
+the one it was read under; the epoch is read before the row, so a row read
+after a change is never kept under an epoch from before it. A record is also
 kept at most API_KEY_CACHE_SECONDS, for changes made around the ORM (raw
 SQL, a queryset's update() in a shell), which bump nothing.
 
-Nothing that moves is kept: the credit account's balance and held, the
-password and the webhook secret are deferred in the query, so reading them
-asks the database (apikeys.KEY_BY_PREFIX).
+Nothing that moves is kept: no balance, no password, no webhook secret. Code
+that needs the user, their account or the key itself reads the rows
+(apikeys.user_of, apikeys.authenticate).
 
 Without Redis (REDIS_URL unset: `make run`, one process) or with
 API_KEY_CACHE_SECONDS=0 nothing is kept and every call reads the key.
@@ -36,7 +36,7 @@ import redis
 from django.conf import settings
 from django.db import transaction
 
-from config import redis_client
+from accounts import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +47,28 @@ EPOCH = "api-keys:epoch"
 EPOCH_SECONDS = 24 * 3600
 
 
+@dataclass(frozen=True)
+class KeyRecord:
+    """An API key as every API call needs it: whose it is, and whether it may be used."""
+
+    id: int
+    prefix: str
+    secret_hash: str
+    user_id: int
+    team_id: int
+    account_id: int
+    # Not revoked, and its user active.
+    active: bool
+
+
 @dataclass
 class Entry:
-    row: tuple
+    record: KeyRecord
     epoch: int | None
     kept_at: float
-    # Written by apikeys.authenticate when it refreshes the key's last_used_at,
-    # so the row's older value does not make every call write it again.
-    last_used_at: datetime | None = None
+    # The key's last_used_at as read, then as apikeys.check refreshes it, so
+    # the row's older value does not make every call write it again.
+    last_used_at: datetime | None
 
 
 # prefix -> Entry. Only keys that exist are kept, so it is as large as the
@@ -82,7 +96,7 @@ def epoch() -> int | None:
 
 def _fresh_start() -> int:
     # Random, not 0: after Redis comes back empty, the epoch must not climb
-    # back to a value rows were kept under before.
+    # back to a value records were kept under before.
     return secrets.randbits(62)
 
 
@@ -101,17 +115,19 @@ def get(prefix: str, current_epoch: int | None) -> Entry | None:
     return entry
 
 
-def keep(prefix: str, row: tuple, current_epoch: int | None) -> Entry:
-    """An entry for a row just read, kept for later calls when the epoch allows."""
-    entry = Entry(row=row, epoch=current_epoch, kept_at=time.monotonic())
+def keep(record: KeyRecord, last_used_at: datetime | None, current_epoch: int | None) -> Entry:
+    """An entry for a key just read, kept for later calls when the epoch allows."""
+    entry = Entry(
+        record=record, epoch=current_epoch, kept_at=time.monotonic(), last_used_at=last_used_at
+    )
     if current_epoch is not None:
-        _entries[prefix] = entry
+        _entries[record.prefix] = entry
     return entry
 
 
 def changed() -> None:
-    """Something a kept row holds is changing: this process drops its rows
-    now, every process once the current transaction commits."""
+    """Something a kept record holds is changing: this process drops its
+    records now, every process once the current transaction commits."""
     _entries.clear()
     transaction.on_commit(_bump)
 
@@ -126,7 +142,7 @@ def _bump() -> None:
         if client.incr(name) == 1:  # there was none: start somewhere new
             client.set(name, _fresh_start(), ex=EPOCH_SECONDS)
     except redis.RedisError:
-        # The change is in the database; processes keep their rows for at
+        # The change is in the database; processes keep their records for at
         # most API_KEY_CACHE_SECONDS more. Said loudly: revocations wait.
         log.exception(
             "could not bump the API key epoch in Redis; kept keys expire within %s s",

@@ -23,7 +23,6 @@ from django.db.models.functions import Round
 from django.utils import timezone
 
 from accounts.models import ZERO, CreditAccount, CreditHold, LedgerEntry
-from config.prepared import PreparedInsert, PreparedUpdate
 
 CENT = Decimal("0.01")
 
@@ -36,23 +35,6 @@ def cents(expression) -> Round:
     account's check constraint (held >= 0) refused the capture.
     """
     return Round(expression, 2, output_field=CreditAccount._meta.get_field("balance"))
-
-
-# Every submit writes a hold and its entry and raises the account's held:
-# their SQL is built once (config/prepared.py). Nothing listens to these
-# models' save signals.
-NEW_HOLD = PreparedInsert(CreditHold)
-NEW_ENTRY = PreparedInsert(LedgerEntry)
-# The race arbiter of every hold: it only succeeds while balance - held
-# stays >= 0, whatever ran between the caller's read and this statement.
-RAISE_HELD = PreparedUpdate(
-    lambda pk, amount: (
-        CreditAccount.objects.filter(pk=pk, balance__gte=cents(F("held") + amount)),
-        {"held": cents(F("held") + amount)},
-    ),
-    pk=int,
-    amount=Decimal,
-)
 
 
 class InsufficientCredits(Exception):
@@ -86,7 +68,7 @@ def grant(account: CreditAccount, amount, *, note: str = "", actor=None) -> Ledg
     amount = _positive(amount)
     with transaction.atomic():
         CreditAccount.objects.filter(pk=account.pk).update(balance=cents(F("balance") + amount))
-        return NEW_ENTRY.create(
+        return LedgerEntry.objects.create(
             account=account, kind=LedgerEntry.GRANT, amount=amount, note=note, actor=actor
         )
 
@@ -102,13 +84,14 @@ def adjust(account: CreditAccount, amount, *, note: str, actor=None) -> LedgerEn
         ).update(balance=cents(F("balance") + amount))
         if not updated:
             raise InsufficientCredits(-amount, available(account))
-        return NEW_ENTRY.create(
+        return LedgerEntry.objects.create(
             account=account, kind=LedgerEntry.ADJUST, amount=amount, note=note, actor=actor
         )
 
 
-def hold(account: CreditAccount, amount, reference: str, *, note: str = "") -> CreditHold:
-    """Reserve credits for work identified by `reference` (unique).
+def hold(account: CreditAccount | int, amount, reference: str, *, note: str = "") -> CreditHold:
+    """Reserve credits for work identified by `reference` (unique) on `account`
+    (the account, or its id: an API call knows only the id, accounts/keycache.py).
 
     Raises InsufficientCredits, holding nothing, when fewer are available.
     Call it inside the transaction that records the work, as late in it as
@@ -123,17 +106,25 @@ def hold(account: CreditAccount, amount, reference: str, *, note: str = "") -> C
     # caller's whole transaction, which must not record its work without the
     # hold anyway. A caller that goes on after InsufficientCredits wraps the
     # call in transaction.atomic() of its own.
+    account_id = account.pk if isinstance(account, CreditAccount) else account
     with transaction.atomic(savepoint=False):
-        credit_hold = NEW_HOLD.create(account=account, reference=reference, amount=amount)
-        NEW_ENTRY.create(
-            account=account,
+        credit_hold = CreditHold.objects.create(
+            account_id=account_id, reference=reference, amount=amount
+        )
+        LedgerEntry.objects.create(
+            account_id=account_id,
             kind=LedgerEntry.HOLD,
             held_change=amount,
             reference=reference,
             note=note,
         )
-        if not RAISE_HELD.update(pk=account.pk, amount=amount):
-            raise InsufficientCredits(amount, available(account))
+        # The race arbiter of every hold: it only succeeds while balance - held
+        # stays >= 0, whatever ran between the caller's read and this statement.
+        raised = CreditAccount.objects.filter(
+            pk=account_id, balance__gte=cents(F("held") + amount)
+        ).update(held=cents(F("held") + amount))
+        if not raised:
+            raise InsufficientCredits(amount, _fresh(account_id).available())
     return credit_hold
 
 
@@ -153,7 +144,7 @@ def capture(reference: str, final_amount=None, *, note: str = "") -> LedgerEntry
         CreditAccount.objects.filter(pk=credit_hold.account_id).update(
             balance=cents(F("balance") - final), held=cents(F("held") - credit_hold.amount)
         )
-        return NEW_ENTRY.create(
+        return LedgerEntry.objects.create(
             account_id=credit_hold.account_id,
             kind=LedgerEntry.CAPTURE,
             amount=-final,
@@ -172,7 +163,7 @@ def release(reference: str, *, note: str = "") -> LedgerEntry | None:
         CreditAccount.objects.filter(pk=credit_hold.account_id).update(
             held=cents(F("held") - credit_hold.amount)
         )
-        return NEW_ENTRY.create(
+        return LedgerEntry.objects.create(
             account_id=credit_hold.account_id,
             kind=LedgerEntry.RELEASE,
             held_change=-credit_hold.amount,
@@ -191,15 +182,17 @@ def _close(credit_hold: CreditHold, state: str, **fields) -> bool:
 
 
 def current(account: CreditAccount) -> CreditAccount:
-    """The account's balance and held as the database has them now.
-
-    An account that came with an API key carries neither (apikeys.KEY_BY_PREFIX).
-    """
-    return CreditAccount.objects.only("balance", "held").get(pk=account.pk)
+    """The account's balance and held as the database has them now, however
+    long ago `account` itself was read."""
+    return _fresh(account.pk)
 
 
 def available(account: CreditAccount) -> Decimal:
-    return current(account).available()
+    return _fresh(account.pk).available()
+
+
+def _fresh(account_id: int) -> CreditAccount:
+    return CreditAccount.objects.only("balance", "held").get(pk=account_id)
 
 
 def totals_from_entries(account: CreditAccount) -> tuple[Decimal, Decimal]:

@@ -14,27 +14,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import ledger
-from config.prepared import PreparedInsert, PreparedQuery
+from accounts.keycache import KeyRecord
+from accounts.models import ApiKey
 from playground import catalog, lifecycle, providers, queue, uploads
 from playground.models import Generation, GenerationEvent
 
 log = logging.getLogger(__name__)
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
-# Building the INSERT of a 40-column row was the largest part of a submit's
-# CPU: it is built once (config/prepared.py). Nothing listens to these
-# models' save signals.
-NEW_GENERATION = PreparedInsert(Generation)
-NEW_EVENT = PreparedInsert(GenerationEvent)
-# Counted on every create with an API key (config/prepared.py); the partial
-# index gen_key_unfinished holds exactly these rows.
-UNFINISHED_BY_KEY = PreparedQuery(
-    lambda api_key_id: (
-        Generation.objects.filter(api_key_id=api_key_id, state__in=Generation.UNFINISHED)
-        .order_by()
-        .values("pk")
-    ),
-    api_key_id=int,
-)
 
 
 class IdempotencyConflict(Exception):
@@ -70,7 +56,7 @@ def submit(
     input: dict,
     source: str = Generation.SOURCE_API,
     contract: str = "jobs",
-    api_key=None,
+    api_key: ApiKey | KeyRecord | None = None,
     callback_url: str = "",
     base_url: str = "",
     request: dict | None = None,
@@ -86,6 +72,9 @@ def submit(
     created or held), IdempotencyConflict when the key was used with another
     request. With an Idempotency-Key seen before for the same
     request, returns the original generation and creates nothing.
+
+    `api_key` is the key the request came with: its row, or the record the
+    API keeps of it (accounts/keycache.py); only its id is used.
     """
     fingerprint = request_fingerprint(contract, model, input, callback_url)
     if idempotency_key and api_key is not None:
@@ -99,14 +88,15 @@ def submit(
     routed = providers.route(spec.id)
     if not routed:
         raise ModelUnavailable(f"No provider is enabled for {spec.id}; ask an admin to enable one.")
+    owner_id, team_id, account_id = _payer(user, api_key)
     now = timezone.now()
     render = providers.renders(routed[0])
     try:
         with transaction.atomic():
-            generation = NEW_GENERATION.create(
-                owner=user,
-                team_id=user.profile.team_id,
-                api_key=api_key,
+            generation = Generation.objects.create(
+                owner_id=owner_id,
+                team_id=team_id,
+                api_key_id=api_key.id if api_key is not None else None,
                 source=source,
                 contract=contract,
                 model_id=spec.id,
@@ -130,13 +120,13 @@ def submit(
                 provider=routed[0] if to_pollers(routed[0]) or render else None,
                 next_poll_at=now if to_pollers(routed[0]) else queue.redispatch_at(now),
             )
-            NEW_EVENT.create(
+            GenerationEvent.objects.create(
                 generation=generation, to_state=Generation.QUEUING, note=price.breakdown[:2000]
             )
             uploads.mark_used(normalized)
             # Last: it locks the account's row until the commit.
             ledger.hold(
-                user.credit_account,
+                account_id,
                 price.credits,
                 generation.hold_reference,
                 note=f"generation {generation.task_id}",
@@ -155,7 +145,19 @@ def submit(
     return generation
 
 
-def _check_unfinished(api_key) -> None:
+def _payer(user, api_key: ApiKey | KeyRecord | None) -> tuple[int, int, int]:
+    """The ids of the generation's owner, their team and the credit account that pays.
+
+    On the API the key's record holds all three (accounts/keycache.py), so a
+    create reads no user, profile or account row; `user` is then that key's
+    user and is not read at all.
+    """
+    if isinstance(api_key, KeyRecord):
+        return api_key.user_id, api_key.team_id, api_key.account_id
+    return user.pk, user.profile.team_id, user.credit_account.pk
+
+
+def _check_unfinished(api_key: ApiKey | KeyRecord) -> None:
     """Refuse the generation just inserted when it takes the key past its limit.
 
     Called after the hold, under the account row's lock that the hold's
@@ -171,13 +173,21 @@ def _check_unfinished(api_key) -> None:
     whole transaction.
     """
     limit = settings.API_MAX_UNFINISHED_TASKS
-    # The new generation is among the rows: counting stops one past the limit.
-    if UNFINISHED_BY_KEY.count(api_key_id=api_key.pk, up_to=limit + 1) > limit:
+    # The new generation is among the rows, so one row past the limit is one
+    # too many: the database walks the partial index gen_key_unfinished, which
+    # holds exactly these rows, up to that row and no further (OFFSET limit,
+    # LIMIT 1, no ORDER BY).
+    unfinished = Generation.objects.filter(api_key_id=api_key.id, state__in=Generation.UNFINISHED)
+    if unfinished.order_by()[limit:].exists():
         raise TooManyUnfinished(limit)
 
 
-def _replay(api_key, idempotency_key: str, fingerprint: str) -> Generation | None:
-    earlier = Generation.objects.filter(api_key=api_key, idempotency_key=idempotency_key).first()
+def _replay(
+    api_key: ApiKey | KeyRecord, idempotency_key: str, fingerprint: str
+) -> Generation | None:
+    earlier = Generation.objects.filter(
+        api_key_id=api_key.id, idempotency_key=idempotency_key
+    ).first()
     if earlier is None:
         return None
     if earlier.created_at < timezone.now() - IDEMPOTENCY_WINDOW:

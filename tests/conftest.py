@@ -15,6 +15,9 @@ import httpx
 import pytest
 import redis
 from django.conf import settings as django_settings
+from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from accounts import apikeys, ledger
 from accounts.models import Team
@@ -80,8 +83,7 @@ def _remove_session_keys() -> None:
         return
     from django.core.cache import cache
 
-    from accounts import keycache
-    from config import redis_client
+    from accounts import keycache, redis_client
     from playground import uploads
 
     try:
@@ -240,3 +242,14 @@ def upstream_reelgate(tmp_path_factory, worker_processes):
     yield url, key
     for process in processes:
         process.stop()
+
+
+@pytest.fixture
+def migrated_back(request, transactional_db):
+    """The database migrated back to the test module's BEFORE (the app registry of
+    then); migrated forward to the latest again afterwards."""
+    before = request.module.BEFORE
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    yield executor.loader.project_state(before).apps
+    call_command("migrate", verbosity=0)

@@ -393,8 +393,8 @@ def test_a_deep_but_storable_body_is_accepted(api, alice):
 def test_the_request_counter_expires_after_its_window(shared_redis, api, alice):
     import time
 
+    from accounts import redis_client
     from accounts.models import ApiKey
-    from config import redis_client
     from playground.api import limits
 
     window = None

@@ -7,9 +7,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts import apikeys, keycache
+from accounts import apikeys, keycache, redis_client
 from accounts.models import ApiKey, Team
-from config import redis_client
 from playground import services
 from tests.processes import manage, process_env
 

@@ -99,24 +99,19 @@ def started(url: str) -> None:
     raise AssertionError("the HTTP/2 upstream did not start")
 
 
-def test_polls_share_one_http2_connection_when_the_upstream_offers_it(ca, tmp_path):
-    url, app, close = running(ca, tmp_path, ["h2", "http/1.1"])
+@pytest.mark.parametrize(
+    ("offered", "spoken"),
+    [(["h2", "http/1.1"], "2"), (["http/1.1"], "1.1")],
+    ids=["offers-http2", "offers-http1-only"],
+)
+def test_polls_speak_http2_when_the_upstream_offers_it(ca, tmp_path, offered, spoken):
+    url, app, close = running(ca, tmp_path, offered)
     try:
         started(url)
         statuses = asyncio.run(poll_many(url))
     finally:
         close()
     assert statuses == [200] * POLLS
-    assert {version for version, _ in app.seen} == {"2"}
-    assert len({client for _, client in app.seen}) == 1  # multiplexed on one connection
-
-
-def test_polls_fall_back_to_http1_when_the_upstream_offers_only_that(ca, tmp_path):
-    url, app, close = running(ca, tmp_path, ["http/1.1"])
-    try:
-        started(url)
-        statuses = asyncio.run(poll_many(url))
-    finally:
-        close()
-    assert statuses == [200] * POLLS
-    assert {version for version, _ in app.seen} == {"1.1"}
+    assert {version for version, _ in app.seen} == {spoken}
+    if spoken == "2":
+        assert len({client for _, client in app.seen}) == 1  # multiplexed on one connection

@@ -1,7 +1,5 @@
 """The migration that moved providers' clear-text API keys into encrypted credentials."""
 
-import pytest
-from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
@@ -10,15 +8,6 @@ from playground.models import Provider
 BEFORE = [("playground", "0010_lean_indexes")]
 AFTER = [("playground", "0011_real_providers")]
 KEY = "sk-stored-in-clear-before-0011"
-
-
-@pytest.fixture
-def migrated_back(transactional_db):
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
-    yield executor.loader.project_state(BEFORE).apps
-    # Leave the database as the rest of the suite expects it.
-    call_command("migrate", verbosity=0)
 
 
 def test_stored_keys_end_up_encrypted_and_readable(migrated_back):

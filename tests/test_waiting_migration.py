@@ -1,7 +1,5 @@
 """The migration that dropped the unused `waiting` state: a row left in it is queued."""
 
-import pytest
-from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
@@ -10,14 +8,6 @@ from playground.models import Generation
 
 BEFORE = [("playground", "0011_real_providers")]
 AFTER = [("playground", "0012_waiting_state_gone_fail_codes_choices")]
-
-
-@pytest.fixture
-def migrated_back(transactional_db):
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
-    yield executor.loader.project_state(BEFORE).apps
-    call_command("migrate", verbosity=0)
 
 
 def test_a_generation_left_waiting_is_queued_for_the_sweeper_to_send(migrated_back, alice):

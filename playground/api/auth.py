@@ -1,6 +1,8 @@
 """The one decorator every API view wears.
 
-It authenticates the Bearer key (request.api_key, request.user), enforces
+It authenticates the Bearer key (request.api_key: the key's record, with the
+ids of its user, team and credit account; request.user: the user, read from
+the database when a view first uses it), enforces
 maintenance mode and the per-key request rate, and turns every error —
 ours, the core's, or an unexpected one — into the contract's own error
 envelope. Views only parse, call the core and render.
@@ -43,7 +45,7 @@ def api_view(*, methods: tuple[str, ...], render_error: ErrorRenderer, input_pre
                     raise ApiError(455, "The service is under maintenance. Try again later.")
                 if request.method not in methods:
                     raise ApiError(405, f"Use {' or '.join(methods)} for this endpoint.")
-                api_key = apikeys.authenticate(bearer_key(request))
+                api_key = apikeys.check(bearer_key(request))
                 if api_key is None:
                     raise ApiError(
                         401,
@@ -51,7 +53,7 @@ def api_view(*, methods: tuple[str, ...], render_error: ErrorRenderer, input_pre
                         code="invalid_api_key",
                     )
                 request.api_key = api_key
-                request.user = api_key.user
+                request.user = apikeys.user_of(api_key)
                 limits.count_request(api_key)
                 return view(request, *args, **kwargs)
             except Exception as exc:

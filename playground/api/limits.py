@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.core.cache import cache
 
-from config import redis_client
+from accounts import redis_client
 from playground.contracts.errors import ApiError
 
 # A window's counter outlives its minute a little, then expires.

@@ -343,57 +343,6 @@ def _error_example(code: int) -> dict[str, Any]:
     return {"code": code, "msg": ERROR_CODES[code], "data": None}
 
 
-def _jobs_paths(specs: list[ModelSpec]) -> dict[str, Any]:
-    examples = {
-        f"{spec.id} #{index + 1}" if len(spec.examples) > 1 else spec.id: {
-            "summary": f"{spec.title}: {example.summary}",
-            "value": {"model": spec.id, "input": example.input},
-        }
-        for spec in specs
-        for index, example in enumerate(spec.examples)
-    }
-    return {
-        "/api/v1/jobs/createTask": {
-            "post": {
-                "operationId": "createTask",
-                "tags": ["jobs"],
-                "summary": "Create a generation task",
-                "description": "Validates input against the model's spec, holds its price in "
-                "credits and queues the task. Credits are charged only on success.",
-                "requestBody": {
-                    "required": True,
-                    "content": json_content(ref("schemas", "CreateTaskRequest"), examples=examples),
-                },
-                "responses": {
-                    "200": {
-                        "description": "Task accepted.",
-                        "content": json_content(
-                            envelope(ref("schemas", "CreateTaskData")),
-                            example={"code": 200, "msg": "success", "data": {"taskId": "task_…"}},
-                        ),
-                    },
-                    **error_responses(400, 401, 402, 413, 422, 429, 455, 500, 505),
-                },
-            }
-        },
-        "/api/v1/jobs/recordInfo": {
-            "get": {
-                "operationId": "recordInfo",
-                "tags": ["jobs"],
-                "summary": "Get a task's state and result",
-                "parameters": [ref("parameters", "TaskId")],
-                "responses": {
-                    "200": {
-                        "description": "The task.",
-                        "content": json_content(envelope(ref("schemas", "RecordInfo"))),
-                    },
-                    **error_responses(400, 401, 404, 429, 455, 500, 501),
-                },
-            }
-        },
-    }
-
-
 def _create_and_record_paths() -> dict[str, Any]:
     specs = catalog.all_specs()
     examples = {

@@ -3,6 +3,10 @@
 Django's cache API builds a client for each call and takes several round
 trips where one command does (bench/README.md); the rate counter and the
 key cache's epoch use this client instead. None without REDIS_URL.
+
+It lives in accounts, the app every other one builds on, so the key cache
+here and the API's rate counter in playground both reach it without an
+import pointing up.
 """
 
 import os
