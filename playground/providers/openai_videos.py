@@ -17,7 +17,7 @@ Sources:
 - QuantumNous/new-api `dto/openai_video.go`, `model/task.go` (upper-case task states,
   progress "NN%", the result in `metadata.url`; errors `{code, message, data}`).
 - BerriAI/litellm `litellm/types/videos/main.py` (VideoObject: no URL, download via /content).
-- Reelgate's own `playground/api/openai_videos.py`: every body key beside OpenAI's
+- Reelgate's own `playground/contracts/openai.py`: every body key beside OpenAI's
   parameters is taken as a model field.
 
 The model is sent under our catalog id unless the row's model_map names another:
