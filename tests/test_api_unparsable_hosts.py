@@ -58,20 +58,22 @@ def test_a_callback_url_with_an_invalid_host_is_a_422(post, alice, private_urls,
     assert not Generation.objects.exists()
 
 
-def test_the_video_generations_callback_url_is_checked_the_same_way(post, alice, private_urls):
-    response = post(
-        "/api/v1/video/generations",
-        {"model": "kling/v2-1", "prompt": PROMPT, "callback_url": INVALID_HOST},
-    )
-    assert REASON in kie_field_error(response, "callback_url")
-    assert not Generation.objects.exists()
-
-
-def test_the_generate_task_callback_url_is_checked_the_same_way(post, alice, private_urls):
-    response = post(
-        "/api/v1/generateTask/kling/v2-1",
-        {"request_type": "callback", "callback_url": INVALID_HOST, "input": {"prompt": PROMPT}},
-    )
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (
+            "/api/v1/video/generations",
+            {"model": "kling/v2-1", "prompt": PROMPT, "callback_url": INVALID_HOST},
+        ),
+        (
+            "/api/v1/generateTask/kling/v2-1",
+            {"request_type": "callback", "callback_url": INVALID_HOST, "input": {"prompt": PROMPT}},
+        ),
+    ],
+    ids=["video-generations", "generate-task"],
+)
+def test_the_dialects_callback_url_is_checked_the_same_way(post, alice, private_urls, path, body):
+    response = post(path, body)
     assert REASON in kie_field_error(response, "callback_url")
     assert not Generation.objects.exists()
 

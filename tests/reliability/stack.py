@@ -8,6 +8,7 @@ to the web server over HTTP, as real ones do; the test reads the database.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shutil
@@ -255,3 +256,26 @@ def create_task(stack: Stack, client: httpx.Client, body: dict) -> str:
     answer = client.post("/api/v1/jobs/createTask", json=body)
     assert answer.status_code == 200, f"{answer.text}\n{stack.web.log_tail()}"
     return answer.json()["data"]["taskId"]
+
+
+def create_together(url: str, key: str, body: dict, count: int) -> list[httpx.Response]:
+    """`count` createTask calls with one key, released at once: all in flight together."""
+
+    async def send_all() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=count, max_keepalive_connections=0)
+        headers = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(
+            base_url=url, headers=headers, limits=limits, timeout=120
+        ) as client:
+            start = asyncio.Event()
+
+            async def one() -> httpx.Response:
+                await start.wait()
+                return await client.post("/api/v1/jobs/createTask", json=body)
+
+            calls = [asyncio.create_task(one()) for _ in range(count)]
+            await asyncio.sleep(0)
+            start.set()
+            return await asyncio.gather(*calls)
+
+    return asyncio.run(send_all())

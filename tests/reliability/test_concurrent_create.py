@@ -6,11 +6,8 @@ gunicorn), racing for one account's row. Exactly 100 must be accepted and
 the 100 finish and leave the balance at exactly zero.
 """
 
-import asyncio
 import threading
 from decimal import Decimal
-
-import httpx
 
 from accounts import apikeys, ledger
 from accounts.models import CreditAccount, LedgerEntry, Team
@@ -18,7 +15,7 @@ from accounts.teams import create_member
 from playground import catalog
 from playground.models import Generation
 from tests.reliability.conftest import assert_books_balance, wait_all_finished
-from tests.reliability.stack import needs_services
+from tests.reliability.stack import create_together, needs_services
 
 pytestmark = needs_services
 
@@ -30,24 +27,6 @@ BODY = {"model": "kling/v2-1", "input": {"prompt": "A red fox in snow", "resolut
 def price() -> Decimal:
     spec = catalog.get_spec(BODY["model"])
     return catalog.quote(spec.id, catalog.validate(spec.id, BODY["input"])).credits
-
-
-async def create_all(url: str, key: str) -> list[httpx.Response]:
-    limits = httpx.Limits(max_connections=CALLS, max_keepalive_connections=0)
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(
-        base_url=url, headers=headers, limits=limits, timeout=120
-    ) as client:
-        start = asyncio.Event()
-
-        async def one() -> httpx.Response:
-            await start.wait()  # released together: all 500 are in flight at once
-            return await client.post("/api/v1/jobs/createTask", json=BODY)
-
-        calls = [asyncio.create_task(one()) for _ in range(CALLS)]
-        await asyncio.sleep(0)
-        start.set()
-        return await asyncio.gather(*calls)
 
 
 class BalanceWatch(threading.Thread):
@@ -90,7 +69,7 @@ def test_500_racing_creates_on_an_account_for_100_accept_exactly_100(
     watch = BalanceWatch(dave.credit_account.pk)
     watch.start()
     try:
-        answers = asyncio.run(create_all(stack.url, key))
+        answers = create_together(stack.url, key, BODY, CALLS)
     finally:
         watch.stop()
 

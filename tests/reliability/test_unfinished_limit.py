@@ -8,7 +8,6 @@ count-then-insert let 8 and 11 through). Once the 5 finish, the next 40
 get exactly 5 more, and the books balance.
 """
 
-import asyncio
 from decimal import Decimal
 
 import httpx
@@ -18,31 +17,13 @@ from accounts.models import CreditAccount, CreditHold, Team
 from accounts.teams import create_member
 from playground.models import Generation
 from tests.reliability.conftest import assert_books_balance, wait_all_finished
-from tests.reliability.stack import needs_services
+from tests.reliability.stack import create_together, needs_services
 
 pytestmark = needs_services
 
 CALLS = 40
 LIMIT = 5
 BODY = {"model": "kling/v2-1", "input": {"prompt": "A red fox in snow", "resolution": "480p"}}
-
-
-async def create_all(url: str, key: str) -> list[httpx.Response]:
-    limits = httpx.Limits(max_connections=CALLS, max_keepalive_connections=0)
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(
-        base_url=url, headers=headers, limits=limits, timeout=120
-    ) as client:
-        start = asyncio.Event()
-
-        async def one() -> httpx.Response:
-            await start.wait()  # released together: all 40 are in flight at once
-            return await client.post("/api/v1/jobs/createTask", json=BODY)
-
-        calls = [asyncio.create_task(one()) for _ in range(CALLS)]
-        await asyncio.sleep(0)
-        start.set()
-        return await asyncio.gather(*calls)
 
 
 def accepted_exactly_the_limit(answers: list[httpx.Response]) -> list[str]:
@@ -68,7 +49,7 @@ def test_40_racing_creates_with_a_limit_of_5_accept_exactly_5(
     stack = stacks(WEB_WORKERS="2", WEB_THREADS="8", API_MAX_UNFINISHED_TASKS=str(LIMIT))
     stack.start_web()  # no cluster yet: every accepted task stays unfinished
 
-    first = accepted_exactly_the_limit(asyncio.run(create_all(stack.url, key)))
+    first = accepted_exactly_the_limit(create_together(stack.url, key, BODY, CALLS))
     assert Generation.objects.filter(owner=erin).count() == LIMIT  # refused: nothing made
     assert CreditHold.objects.filter(account__user=erin).count() == LIMIT
 
@@ -78,7 +59,7 @@ def test_40_racing_creates_with_a_limit_of_5_accept_exactly_5(
     # Again with nothing finishing during the race: a running cluster would
     # free places while the calls are still arriving.
     stack.kill_cluster(cluster)
-    second = accepted_exactly_the_limit(asyncio.run(create_all(stack.url, key)))
+    second = accepted_exactly_the_limit(create_together(stack.url, key, BODY, CALLS))
 
     stack.start_cluster()
     generations = wait_all_finished(first + second, timeout=120, stacks=[stack])
