@@ -282,11 +282,17 @@ PROVIDER_COOLDOWN_SECONDS = envint("PROVIDER_COOLDOWN_SECONDS", 300, minimum=1)
 # and unfinished tasks, counted in the database.
 API_REQUESTS_PER_MINUTE = envint("API_REQUESTS_PER_MINUTE", 10000, minimum=1)
 API_MAX_UNFINISHED_TASKS = envint("API_MAX_UNFINISHED_TASKS", 1000, minimum=1)
-# Requests that may hold a server thread waiting for their result (Replicate's
-# `Prefer: wait`), per API key and per team; keep the team's under the web
-# threads (WEB_WORKERS x WEB_THREADS) so no team can take them all.
+# Unfinished generations one member, and one whole team, may have, from the
+# API and the playground alike; 0: no limit. Counted exactly, as the key's.
+API_MAX_UNFINISHED_PER_MEMBER = envint("API_MAX_UNFINISHED_PER_MEMBER", 0, minimum=0)
+API_MAX_UNFINISHED_PER_TEAM = envint("API_MAX_UNFINISHED_PER_TEAM", 0, minimum=0)
+# Requests that may wait for their result (Replicate's `Prefer: wait`), per
+# API key, per team, and per web process. Each web process has
+# API_WAITS_PER_PROCESS threads beside its WEB_THREADS for them (manage.py
+# serve), so waits never take the threads other requests are served on.
 API_WAITS_PER_KEY = envint("API_WAITS_PER_KEY", 2, minimum=0)
 API_WAITS_PER_TEAM = envint("API_WAITS_PER_TEAM", 4, minimum=0)
+API_WAITS_PER_PROCESS = envint("API_WAITS_PER_PROCESS", 4, minimum=0)
 # Seconds a server process may keep an authenticated key (accounts/keycache.py);
 # changes made through the app reach every process at once through Redis.
 # 0 reads the key on every request.

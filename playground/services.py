@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts import ledger
 from accounts.keycache import KeyRecord
-from accounts.models import ApiKey
+from accounts.models import ApiKey, Team
 from playground import catalog, lifecycle, providers, queue, uploads
 from playground.models import Generation, GenerationEvent
 
@@ -32,11 +32,13 @@ class ModelUnavailable(Exception):
 
 
 class TooManyUnfinished(Exception):
-    """The API key has API_MAX_UNFINISHED_TASKS generations unfinished already."""
+    """The API key, the member or the team has as many generations unfinished as
+    its limit allows (API_MAX_UNFINISHED_TASKS, _PER_MEMBER, _PER_TEAM)."""
 
-    def __init__(self, limit: int):
-        super().__init__(f"Too many unfinished tasks: {limit} allowed for this API key.")
+    def __init__(self, limit: int, holder: str = "API key"):
+        super().__init__(f"Too many unfinished tasks: {limit} allowed for this {holder}.")
         self.limit = limit
+        self.holder = holder
 
 
 def to_pollers(first) -> bool:
@@ -131,8 +133,7 @@ def submit(
                 generation.hold_reference,
                 note=f"generation {generation.task_id}",
             )
-            if api_key is not None:
-                _check_unfinished(api_key)
+            _check_unfinished(api_key, owner_id, team_id)
             if not to_pollers(routed[0]):
                 queue.dispatch_run(generation.pk, render=render)
     except IntegrityError:
@@ -157,29 +158,50 @@ def _payer(user, api_key: ApiKey | KeyRecord | None) -> tuple[int, int, int]:
     return user.pk, user.profile.team_id, user.credit_account.pk
 
 
-def _check_unfinished(api_key: ApiKey | KeyRecord) -> None:
-    """Refuse the generation just inserted when it takes the key past its limit.
+def _check_unfinished(api_key: ApiKey | KeyRecord | None, owner_id: int, team_id: int) -> None:
+    """Refuse the generation just inserted when it takes its API key, its member
+    or its team past their limit of unfinished generations.
 
     Called after the hold, under the account row's lock that the hold's
-    UPDATE took: every create of one key holds on the same account (the
-    key's user's), so they pass here one at a time. On PostgreSQL a create
-    that waited for the lock counts with a new snapshot (READ COMMITTED: per
-    statement), which holds the rows the creates before it committed; on
-    SQLite the IMMEDIATE transaction serialises writers from its start.
-    Counted without the lock, two racing creates could both see room (the
-    count-then-insert race). This lock rather than SELECT ... FOR UPDATE of
-    the ApiKey row: a create keeps its statements (the count was one
-    already), where locking the key adds one and holds that lock across the
-    whole transaction.
+    UPDATE took: every create of one key, and of one member, holds on the
+    same account (the member's), so they pass here one at a time. On
+    PostgreSQL a create that waited for the lock counts with a new snapshot
+    (READ COMMITTED: per statement), which holds the rows the creates before
+    it committed; on SQLite the IMMEDIATE transaction serialises writers from
+    its start. Counted without the lock, two racing creates could both see
+    room (the count-then-insert race). The members of a team hold on
+    accounts of their own, so a team's limit takes the team row's lock too,
+    always after the account's (one order: no deadlock); only when that
+    limit is set, as it costs a statement.
     """
-    limit = settings.API_MAX_UNFINISHED_TASKS
+    if api_key is not None:
+        _refuse_past(
+            Generation.objects.filter(api_key_id=api_key.id),
+            settings.API_MAX_UNFINISHED_TASKS,
+            "API key",
+        )
+    # A member's and a team's rows are read through the gen_team_state index
+    # (team, state): at most the team's unfinished rows.
+    team_unfinished = Generation.objects.filter(team_id=team_id)
+    if settings.API_MAX_UNFINISHED_PER_MEMBER:
+        _refuse_past(
+            team_unfinished.filter(owner_id=owner_id),
+            settings.API_MAX_UNFINISHED_PER_MEMBER,
+            "member",
+        )
+    if settings.API_MAX_UNFINISHED_PER_TEAM:
+        list(Team.objects.select_for_update().filter(pk=team_id).values_list("pk"))
+        _refuse_past(team_unfinished, settings.API_MAX_UNFINISHED_PER_TEAM, "team")
+
+
+def _refuse_past(generations, limit: int, holder: str) -> None:
     # The new generation is among the rows, so one row past the limit is one
-    # too many: the database walks the partial index gen_key_unfinished, which
-    # holds exactly these rows, up to that row and no further (OFFSET limit,
-    # LIMIT 1, no ORDER BY).
-    unfinished = Generation.objects.filter(api_key_id=api_key.id, state__in=Generation.UNFINISHED)
-    if unfinished.order_by()[limit:].exists():
-        raise TooManyUnfinished(limit)
+    # too many: the database walks an index up to that row and no further
+    # (OFFSET limit, LIMIT 1, no ORDER BY); for a key, the partial index
+    # gen_key_unfinished, which holds exactly its unfinished rows.
+    unfinished = generations.filter(state__in=Generation.UNFINISHED).order_by()
+    if unfinished[limit:].exists():
+        raise TooManyUnfinished(limit, holder)
 
 
 def _replay(

@@ -38,8 +38,8 @@ def from_domain(exc: Exception, *, input_prefix: str = "") -> ApiError | None:
     if isinstance(exc, TooManyUnfinished):
         return ApiError(
             429,
-            f"Too many unfinished tasks: {exc.limit} of {exc.limit} allowed for this API key. "
-            "Wait for some to finish.",
+            f"Too many unfinished tasks: {exc.limit} of {exc.limit} allowed for this "
+            f"{exc.holder}. Wait for some to finish.",
             code="too_many_tasks",
             retry_after=5,
         )

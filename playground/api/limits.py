@@ -6,6 +6,7 @@ The other per-key limit, on unfinished tasks, must be exact: it is counted
 in the database by services.submit, under the lock its credit hold takes.
 """
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,17 +68,48 @@ def _count(key: str) -> int:
 WAIT_TTL = 90
 
 
+class _ProcessWaits:
+    """The requests of this process waiting now, at most API_WAITS_PER_PROCESS:
+    as many as the threads `manage.py serve` adds for them beside WEB_THREADS."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._waiting = 0
+
+    def take(self) -> bool:
+        with self._lock:
+            if self._waiting >= settings.API_WAITS_PER_PROCESS:
+                return False
+            self._waiting += 1
+            return True
+
+    def give_back(self) -> None:
+        with self._lock:
+            self._waiting -= 1
+
+
+_process_waits = _ProcessWaits()
+
+
 @contextmanager
 def wait_slot(api_key, team_id: int) -> Iterator[bool]:
     """Whether this request may wait for its result, holding a slot while it does.
 
-    A waiting request holds one of the server's request threads. So waits are
-    counted per API key (API_WAITS_PER_KEY) and per team (API_WAITS_PER_TEAM):
-    past either, the request answers at once, as a client must expect anyway
-    (Replicate's answers `starting` and its client polls from there). The
-    counters are soft, like the request rate: shared through Redis, or per
-    process on the local-memory cache.
+    A waiting request holds a server thread. Each web process has
+    API_WAITS_PER_PROCESS threads beside the ones it serves requests on
+    (manage.py serve sizes gunicorn's pool so), and at most that many of its
+    requests wait at once: however many wait, every other request still
+    finds a free thread. Waits are also counted per API key
+    (API_WAITS_PER_KEY) and per team (API_WAITS_PER_TEAM), so one team
+    cannot take every process's waits. Past any of the three the request
+    answers at once, as a client must expect anyway (Replicate's answers
+    `starting` and its client polls from there). The key and team counters
+    are soft, like the request rate: shared through Redis, or per process on
+    the local-memory cache.
     """
+    if not _process_waits.take():
+        yield False
+        return
     counters = [
         (f"api-wait:key:{api_key.prefix}", settings.API_WAITS_PER_KEY),
         (f"api-wait:team:{team_id}", settings.API_WAITS_PER_TEAM),
@@ -97,3 +129,4 @@ def wait_slot(api_key, team_id: int) -> Iterator[bool]:
                 cache.decr(key)
             except ValueError:  # expired meanwhile: nothing to give back
                 pass
+        _process_waits.give_back()

@@ -64,7 +64,7 @@ def run_again(request: HttpRequest, task_id: str) -> HttpResponse:
             f"you have {refusal.available} available.",
         )
         return redirect("generation", original.task_id)
-    except services.ModelUnavailable as refusal:
+    except (services.ModelUnavailable, services.TooManyUnfinished) as refusal:
         messages.error(request, str(refusal))
         return redirect("generation", original.task_id)
     except catalog.ValidationFailed as failure:

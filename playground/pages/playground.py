@@ -232,7 +232,7 @@ def submit(request: HttpRequest, spec: ModelSpec, source: Generation | None) -> 
         except catalog.ValidationFailed as failure:
             for name, messages in failure.errors.items():
                 form.add_error(name if name in form.fields else None, messages)
-        except services.ModelUnavailable as refusal:
+        except (services.ModelUnavailable, services.TooManyUnfinished) as refusal:
             notice = str(refusal)
         except ledger.InsufficientCredits as refusal:
             notice = (

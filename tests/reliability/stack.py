@@ -258,22 +258,22 @@ def create_task(stack: Stack, client: httpx.Client, body: dict) -> str:
     return answer.json()["data"]["taskId"]
 
 
-def create_together(url: str, key: str, body: dict, count: int) -> list[httpx.Response]:
-    """`count` createTask calls with one key, released at once: all in flight together."""
+def create_together(url: str, key: str | list[str], body: dict, count: int) -> list[httpx.Response]:
+    """`count` createTask calls released at once, all in flight together: with one
+    key, or with several keys in turn."""
+    keys = [key] if isinstance(key, str) else key
 
     async def send_all() -> list[httpx.Response]:
         limits = httpx.Limits(max_connections=count, max_keepalive_connections=0)
-        headers = {"Authorization": f"Bearer {key}"}
-        async with httpx.AsyncClient(
-            base_url=url, headers=headers, limits=limits, timeout=120
-        ) as client:
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
             start = asyncio.Event()
 
-            async def one() -> httpx.Response:
+            async def one(key: str) -> httpx.Response:
                 await start.wait()
-                return await client.post("/api/v1/jobs/createTask", json=body)
+                headers = {"Authorization": f"Bearer {key}"}
+                return await client.post("/api/v1/jobs/createTask", json=body, headers=headers)
 
-            calls = [asyncio.create_task(one()) for _ in range(count)]
+            calls = [asyncio.create_task(one(keys[n % len(keys)])) for n in range(count)]
             await asyncio.sleep(0)
             start.set()
             return await asyncio.gather(*calls)

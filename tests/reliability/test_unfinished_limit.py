@@ -1,4 +1,5 @@
-"""Drill: 40 createTask calls at once with one key whose unfinished-task limit is 5.
+"""Drill: 40 createTask calls at once with one key whose unfinished-task limit is 5
+(and with the keys of eight members of a team whose limit is 5).
 
 All 40 are in flight together (asyncio and httpx against the live
 gunicorn), with no worker running, so nothing finishes while they race.
@@ -26,7 +27,7 @@ LIMIT = 5
 BODY = {"model": "kling/v2-1", "input": {"prompt": "A red fox in snow", "resolution": "480p"}}
 
 
-def accepted_exactly_the_limit(answers: list[httpx.Response]) -> list[str]:
+def accepted_exactly_the_limit(answers: list[httpx.Response], holder: str = "API key") -> list[str]:
     """The task ids of the accepted calls, after checking every answer's shape."""
     statuses = sorted(answer.status_code for answer in answers)
     assert statuses == [200] * LIMIT + [429] * (CALLS - LIMIT), {
@@ -35,7 +36,9 @@ def accepted_exactly_the_limit(answers: list[httpx.Response]) -> list[str]:
     for refused in (answer for answer in answers if answer.status_code == 429):
         assert refused.headers["Retry-After"] == "5"
         assert refused.json()["code"] == 429
-        assert refused.json()["msg"].startswith(f"Too many unfinished tasks: {LIMIT} of {LIMIT}")
+        assert refused.json()["msg"].startswith(
+            f"Too many unfinished tasks: {LIMIT} of {LIMIT} allowed for this {holder}."
+        )
     return [answer.json()["data"]["taskId"] for answer in answers if answer.status_code == 200]
 
 
@@ -68,3 +71,26 @@ def test_40_racing_creates_with_a_limit_of_5_accept_exactly_5(
     account = CreditAccount.objects.get(user=erin)
     assert account.held == Decimal("0.00")
     assert_books_balance(erin, generations, granted=granted)
+
+
+def test_40_racing_creates_of_eight_members_with_a_team_limit_of_5_accept_exactly_5(
+    stacks, instant_provider, transactional_db
+):
+    """The members hold on accounts of their own: only the team row's lock
+    makes their creates pass the team's count one at a time."""
+    team = Team.objects.create(name="Limited team")
+    keys = []
+    for n in range(8):  # eight accounts' locks: creates of different members overlap
+        member = create_member(f"member{n}", team, password="member-password")
+        ledger.grant(member.credit_account, Decimal("10000.00"), note="plenty")
+        keys.append(apikeys.issue(member, "race")[1])
+    stack = stacks(WEB_WORKERS="2", WEB_THREADS="8", API_MAX_UNFINISHED_PER_TEAM=str(LIMIT))
+    stack.start_web()  # no cluster: every accepted task stays unfinished
+
+    accepted = accepted_exactly_the_limit(create_together(stack.url, keys, BODY, CALLS), "team")
+
+    assert Generation.objects.filter(team=team).count() == LIMIT  # refused: nothing made
+    assert CreditHold.objects.filter(account__user__profile__team=team).count() == LIMIT
+    stack.start_cluster()
+    generations = wait_all_finished(accepted, timeout=120, stacks=[stack])
+    assert {g.state for g in generations} == {Generation.SUCCESS}

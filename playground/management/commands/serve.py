@@ -39,8 +39,10 @@ def gunicorn_argv(host: str, port: str) -> list[str]:
         f"--chdir={settings.BASE_DIR}",
         f"--bind={host}:{port}",
         f"--workers={settings.WEB_WORKERS}",
-        # More than one thread makes gunicorn use its gthread worker.
-        f"--threads={settings.WEB_THREADS}",
+        # More than one thread makes gunicorn use its gthread worker. The
+        # requests waiting for a result (`Prefer: wait`) have threads of their
+        # own beside WEB_THREADS, as many as may wait (api/limits.py).
+        f"--threads={settings.WEB_THREADS + settings.API_WAITS_PER_PROCESS}",
         f"--timeout={settings.WEB_TIMEOUT}",
         "--graceful-timeout=20",
         "--keep-alive=5",

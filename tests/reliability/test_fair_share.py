@@ -1,0 +1,76 @@
+"""Drill: one team's waiting requests never stall another team's calls.
+
+Replicate's `Prefer: wait` holds a request until its prediction finishes. On
+the production profile (gunicorn, here one process of two request threads)
+one team sends 20 such creates that cannot finish (no worker runs); the
+ones past the wait caps answer at once, `starting`, and those that wait
+hold threads of their own (API_WAITS_PER_PROCESS, beside WEB_THREADS).
+Meanwhile another team's status calls answer in milliseconds; before the
+wait threads, they took up to the whole wait (57 s seen with 60 s waits).
+"""
+
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import httpx
+
+from accounts import apikeys, ledger
+from accounts.models import Team
+from accounts.teams import create_member
+from tests.processes import wait_for
+from tests.reliability.stack import needs_services
+
+pytestmark = needs_services
+
+WAITING = 20
+WAIT_SECONDS = 12
+INPUT = {"prompt": "A red fox in snow", "resolution": "480p"}
+
+
+def member_with_key(name: str) -> str:
+    user = create_member(name, Team.objects.create(name=f"{name}'s team"), password="pw")
+    ledger.grant(user.credit_account, Decimal("10000.00"), note="plenty")
+    return apikeys.issue(user, "drill")[1]
+
+
+def test_one_teams_waiting_requests_leave_another_teams_calls_answering_at_once(
+    stacks, transactional_db
+):
+    waiter, other = member_with_key("wanda"), member_with_key("otto")
+    stack = stacks(WEB_WORKERS="1", WEB_THREADS="2")
+    stack.start_web()  # no cluster: nothing finishes, every wait lasts its whole time
+    answered: list[httpx.Response] = []
+
+    def create() -> httpx.Response:
+        answer = httpx.post(
+            f"{stack.url}/v1/models/kling/v2-1/predictions",
+            json={"input": INPUT},
+            headers={"Authorization": f"Bearer {waiter}", "Prefer": f"wait={WAIT_SECONDS}"},
+            timeout=60,
+        )
+        answered.append(answer)
+        return answer
+
+    with ThreadPoolExecutor(WAITING) as pool:
+        creates = [pool.submit(create) for _ in range(WAITING)]
+        # Those past the caps answer at once; the others are waiting now.
+        wait_for(lambda: len(answered) >= WAITING - 4, timeout=10, message="the capped creates")
+        waiting = WAITING - len(answered)
+        timings = []
+        with httpx.Client(headers={"Authorization": f"Bearer {other}"}, timeout=60) as client:
+            for _ in range(10):
+                started = time.monotonic()
+                assert client.get(f"{stack.url}/api/v1/chat/credit").status_code == 200
+                timings.append(time.monotonic() - started)
+        still_waiting = sum(not create.done() for create in creates)
+        answers = [create.result() for create in creates]
+
+    assert 1 <= waiting == still_waiting  # the status calls ran while they waited
+    assert statistics.median(timings) < 0.1, timings
+    assert max(timings) < 1, timings
+    assert all(answer.status_code == 201 for answer in answers)
+    applied = [answer for answer in answers if "Preference-Applied" in answer.headers]
+    assert len(applied) == waiting  # waited the whole time, then said `starting`
+    assert {answer.json()["status"] for answer in answers} == {"starting"}
