@@ -174,6 +174,22 @@ def test_a_replicate_webhook_answers_503_while_the_secret_cannot_be_fetched(
     assert woken(generation)
 
 
+def test_a_webhook_signed_with_a_secret_out_of_reach_answers_503_not_401(
+    replicate, alice, client, tmp_path
+):
+    """Rotated while the secret endpoint is down: the webhook may be genuine, so it comes back."""
+    generation = in_flight(replicate, alice, tmp_path)
+    assert replicate.webhook(generation.upstream_ref).post(client).status_code == 200
+    Generation.objects.filter(pk=generation.pk).update(next_poll_at=timezone.now() + LATER)
+    replicate.rotate_secret()
+    replicate.on_secret(Reply.json({"title": "Service Unavailable"}, status=503))
+
+    answer = replicate.webhook(generation.upstream_ref).post(client)
+
+    assert refused(answer, 503)
+    assert not woken(generation)
+
+
 # fal
 
 

@@ -12,7 +12,8 @@ URL make us flood the upstream. So each process keeps them:
 - a signature the held keys do not check makes one fetch before it is
   refused, since the upstream may have rotated its keys; at most one such
   fetch per `refetch_every` seconds per key set, so forged callbacks cannot
-  make us ask the upstream more often than that.
+  make us ask the upstream more often than that. (Only a URL we handed out,
+  its token checked first, gets this far.)
 
 Kept in process memory, not in the shared cache: a signing secret is not
 something to copy into Redis, and each process fetching once per `ttl` costs
@@ -51,6 +52,7 @@ class _Held(Generic[K]):
     keys: K
     fetched_at: float
     forced_at: float = float("-inf")  # the last fetch a failed check made
+    forced_failed: bool = False  # and it could not fetch: rotated keys may be out of reach
 
 
 class KeyCache(Generic[K]):
@@ -71,10 +73,20 @@ class KeyCache(Generic[K]):
             return True
         now = time.monotonic()
         with self._lock:
-            if now - held.forced_at < self.refetch_every:
-                return False
-            held.forced_at = now
-        keys = fetch()  # a failure here may hide a rotation: the upstream retries later
+            recent = now - held.forced_at < self.refetch_every
+            if not recent:
+                held.forced_at, held.forced_failed = now, False
+        if recent:
+            if held.forced_failed:
+                raise CallbackUnverifiable("the keys could not be fetched again a moment ago")
+            return False
+        try:
+            keys = fetch()
+        except CallbackUnverifiable:
+            # The keys may have been rotated out of our reach: not a forgery
+            # yet; the upstream calls back again later.
+            held.forced_failed = True
+            raise
         with self._lock:
             self._held[name] = _Held(keys, time.monotonic(), forced_at=now)
         return signed(keys)
