@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import httpx
 import pytest
 from django.db import transaction
 from django.utils import timezone
@@ -9,6 +10,7 @@ from django.utils import timezone
 from playground import lifecycle, providers, services
 from playground.models import Generation, Provider
 from playground.providers import wakeup
+from playground.providers.replicate import ReplicateProvider
 from tests.contract.fakes import JOBS, FakeUpstream, keep_lease
 from tests.contract.test_chained_reelgate import PROMPT
 from tests.processes import wait_for
@@ -118,3 +120,40 @@ def test_a_second_reelgate_calls_back_the_first(
 
     # The upstream renders, then calls our URL; only that brings the poll forward.
     wait_for(woken, timeout=90, interval=0.2, message="the upstream's callback")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_reelgate_on_the_replicate_contract_calls_back_signed(
+    upstream_reelgate, live_server, alice, settings, tmp_path
+):
+    """Its webhook is signed as Replicate signs: checked with the secret it serves, it wakes."""
+    url, key = upstream_reelgate
+    settings.PUBLIC_BASE_URL = live_server.url
+    ReplicateProvider.signing_secrets.clear()
+    row = Provider.objects.create(
+        name="upstream replicate",
+        kind=Provider.REPLICATE,
+        base_url=url,
+        credentials={"api_key": key},
+        options={"input_style": "reelgate"},
+    )
+    far = timezone.now() + timedelta(hours=1)
+    held = {"state": Generation.GENERATING, "lease_holder": "test", "lease_expires_at": far}
+    with transaction.atomic():
+        generation = services.submit(
+            user=alice, model="kling/v2-1", input={"prompt": PROMPT, "resolution": "480p"}
+        )
+        Generation.objects.filter(pk=generation.pk).update(**held)
+    outcome = providers.for_row(row).start(generation, tmp_path, keep_lease)
+    Generation.objects.filter(pk=generation.pk).update(
+        provider=row, upstream_ref=outcome.reference, next_poll_at=far
+    )
+
+    def woken():
+        return Generation.objects.filter(pk=generation.pk, next_poll_at__lt=far).exists()
+
+    wait_for(woken, timeout=90, interval=0.2, message="the upstream's signed webhook")
+    # The same URL without the upstream's signature is refused: it was checked.
+    ours = wakeup.callback_url(generation)
+    unsigned = httpx.post(ours, json={"id": outcome.reference, "status": "succeeded"})
+    assert unsigned.status_code == 401

@@ -25,10 +25,15 @@ ledger or the generation's state.
   Running, never a failure. `workdir` is for a result that arrives in the
   answer itself rather than at a URL.
 - `cancel(generation)` asks the upstream to stop, best effort.
+- `verify_callback(headers, body)` says whether a callback to the
+  generation's URL (wakeup.py) really comes from this provider's upstream,
+  by the upstream's own signature. An upstream that does not sign is trusted
+  by the unguessable token in the URL alone (the default). It raises
+  CallbackUnverifiable when the keys to check with cannot be had now.
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -129,6 +134,10 @@ class CheckFailed(Exception):
     """A provider's test call did not succeed; the message says what it answered."""
 
 
+class CallbackUnverifiable(Exception):
+    """The keys that check an upstream's callback cannot be had now (its key endpoint is down)."""
+
+
 class BaseProvider(ABC):
     kind: str = ""
     # Whether start() returns Running and needs polling.
@@ -151,3 +160,11 @@ class BaseProvider(ABC):
 
     def cancel(self, generation: Generation) -> None:  # noqa: B027 (optional to override)
         """Best effort; providers without a cancel call do nothing."""
+
+    def verify_callback(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """Whether a callback (header names lower-cased, the raw body) was signed by our upstream.
+
+        True unless the upstream signs its callbacks: its URL's token is then
+        all there is to check, and wakeup.py has checked it already.
+        """
+        return True

@@ -15,7 +15,22 @@ a second request, and a failed request answers it with the app's error,
 `detail` as an array of {loc, msg, type} (model errors) or a string with
 `error_type` (request errors).
 
+Callbacks: the submit carries `fal_webhook` (our URL, wakeup.py). fal signs
+every webhook with ED25519: X-Fal-Webhook-Request-Id, X-Fal-Webhook-User-Id,
+X-Fal-Webhook-Timestamp (unix seconds) and X-Fal-Webhook-Signature (hex) over
+"{request id}\n{user id}\n{timestamp}\n{sha256 hex of the raw body}", by one
+of the public keys of its JWKS (OKP/Ed25519, `x` base64url). A callback is
+refused unless it is signed so and its timestamp is within 5 minutes of ours.
+The JWKS is https://rest.alpha.fal.ai/.well-known/jwks.json; for a row whose
+base URL is not fal's queue (a test server, a proxy), {base}/.well-known/jwks.json.
+Held 24 hours, as fal's example does, and fetched again once when a signature
+fails (keys rotate): callback_keys.py. fal retries a webhook that fails, 10
+times over 2 hours.
+
 Sources:
+- https://docs.fal.ai/model-apis/model-endpoints/webhooks ("Verifying Your Webhook":
+  the headers, the message, the JWKS URL, its 24-hour cache and the 5-minute
+  leeway in its Python and JavaScript examples; "Retry policy")
 - https://docs.fal.ai/model-endpoints/queue (endpoints, subpath rule, examples)
 - https://fal.ai/docs/api-reference/inference-api (202 while queued, 200 when complete)
 - https://fal.ai/docs/model-apis/errors and .../model-apis/request-errors (error shapes)
@@ -27,16 +42,29 @@ Sources:
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from playground import outbound
 from playground.models import Generation, Provider
-from playground.providers.base import CheckFailed, Outcome, PollError, Running
+from playground.providers.base import (
+    CallbackUnverifiable,
+    CheckFailed,
+    Outcome,
+    PollError,
+    Running,
+)
+from playground.providers.callback_keys import KeyCache, fresh
 from playground.providers.upstream import (
     TRANSIENT_POLL_CODES,
     Answer,
@@ -85,6 +113,11 @@ CONTENT_TYPES = frozenset({"content_policy_violation"})
 IMAGE_TYPES = frozenset(
     {"image_too_small", "image_too_large", "image_load_error", "unsupported_image_format"}
 )
+JWKS_URL = "https://rest.alpha.fal.ai/.well-known/jwks.json"
+JWKS_PATH = "/.well-known/jwks.json"
+WEBHOOK_TOLERANCE = 300  # seconds either way
+KEY_TIMEOUT = 5.0  # fetched while fal waits for our answer to its webhook
+MAX_JWKS_BYTES = 64 * 1024
 # A well-formed id no request has: the check's status call answers 404 with a key.
 NO_REQUEST = "00000000-0000-0000-0000-000000000000"
 
@@ -95,6 +128,8 @@ class FalProvider(UpstreamProvider):
     models = APPS
     model_name_pattern = APP_ID
     upstream_title = "fal"
+    # fal's public keys, one set for every account: callback_keys.py.
+    public_keys: KeyCache[list[Ed25519PublicKey]] = KeyCache(ttl=24 * 3600, refetch_every=60)
 
     @property
     def builders(self) -> dict[str, Builder]:
@@ -192,6 +227,62 @@ class FalProvider(UpstreamProvider):
 
     def cancel_call(self, generation: Generation) -> Call | None:
         return Call(self.state_url(generation, "cancel_url"), method="PUT")
+
+    # Callbacks
+
+    def verify_callback(self, headers: Mapping[str, str], body: bytes) -> bool:
+        request_id, user_id, timestamp, signature = (
+            headers.get(f"x-fal-webhook-{name}", "")
+            for name in ("request-id", "user-id", "timestamp", "signature")
+        )
+        if not (request_id and user_id and fresh(timestamp, WEBHOOK_TOLERANCE)):
+            return False  # refused before any key is fetched
+        try:
+            signed_bytes = bytes.fromhex(signature)
+        except ValueError:
+            return False
+        if len(signed_bytes) != 64:  # an Ed25519 signature's length
+            return False
+        digest = hashlib.sha256(body).hexdigest()
+        message = "\n".join((request_id, user_id, timestamp, digest)).encode()
+
+        def signed(keys: list[Ed25519PublicKey]) -> bool:
+            return any(signed_by(key, signed_bytes, message) for key in keys)
+
+        return self.public_keys.check(self.jwks_url, self.fetch_public_keys, signed)
+
+    @property
+    def jwks_url(self) -> str:
+        if self.base_url == self.default_base_url:
+            return JWKS_URL
+        return self.base_url + JWKS_PATH
+
+    def fetch_public_keys(self) -> list[Ed25519PublicKey]:
+        """fal's webhook keys from its JWKS; CallbackUnverifiable when there are none to be had."""
+        why = f"fal's webhook keys could not be read from {self.jwks_url}"
+        try:
+            # Public keys: asked for without our key, which goes to the queue only.
+            response = outbound.send(
+                "GET",
+                self.jwks_url,
+                headers={"Accept": "application/json"},
+                timeout=KEY_TIMEOUT,
+                total_timeout=KEY_TIMEOUT,
+                allow_private=True,  # configured by an admin, as the base URL is
+                max_response_bytes=MAX_JWKS_BYTES,
+            )
+        except (outbound.FetchError, outbound.UnsafeURL) as exc:
+            raise CallbackUnverifiable(f"{why}: {exc}") from None
+        if not response.ok:
+            raise CallbackUnverifiable(f"{why}: it answered code {response.status}")
+        try:
+            listed = response.json().get("keys")
+        except (ValueError, AttributeError):
+            listed = None
+        keys = [key for jwk in listed or [] if (key := ed25519_key(jwk)) is not None]
+        if not keys:
+            raise CallbackUnverifiable(f"{why}: it lists no Ed25519 key")
+        return keys
 
     # Errors and the check
 
@@ -306,6 +397,29 @@ def app_root(app: str) -> str:
     """owner/alias of an app id (namespace/owner/alias for workflows and comfy)."""
     parts = app.strip("/").split("/")
     return "/".join(parts[:3] if parts[0] in NAMESPACES else parts[:2])
+
+
+def ed25519_key(jwk: Any) -> Ed25519PublicKey | None:
+    """The public key of one JWKS entry (OKP, Ed25519, `x` base64url), or None."""
+    if not isinstance(jwk, dict) or (jwk.get("kty"), jwk.get("crv")) != ("OKP", "Ed25519"):
+        return None
+    x = jwk.get("x")
+    if not isinstance(x, str):
+        return None
+    try:
+        # base64url leaves the padding out; taken with or without it all the same.
+        raw = base64.urlsafe_b64decode(x.rstrip("=") + "=" * (-len(x.rstrip("=")) % 4))
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def signed_by(key: Ed25519PublicKey, signature: bytes, message: bytes) -> bool:
+    try:
+        key.verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
 
 
 def describe_error(item: dict[str, Any]) -> str:

@@ -14,6 +14,18 @@ Retry-After). Replicate removes an API prediction's output files an hour after
 it finishes: the engine copies a result as soon as a poll reads it, and a poll
 after that hour finds the file gone and fails the generation.
 
+Callbacks: a prediction is created with `webhook` (our URL, wakeup.py) and
+`webhook_events_filter: ["completed"]`. Replicate signs every webhook as
+Standard Webhooks do: `webhook-id`, `webhook-timestamp` (unix seconds) and
+`webhook-signature` (space-separated `v1,<base64 HMAC-SHA256>` of
+"{id}.{timestamp}.{raw body}"), keyed with the base64 after `whsec_` of the
+account's secret, `GET {base}/v1/webhooks/default/secret` -> {"key": "whsec_..."}.
+A callback is refused unless it is signed so and its timestamp is within 5
+minutes of ours (the Standard Webhooks tolerance; the official client's
+`validate` takes it as `tolerance`). The secret is held an hour, and fetched
+again once when a signature fails (it may have been rotated): callback_keys.py.
+Another Reelgate serves the same secret and signs the same way.
+
 Options: {"input_style": "reelgate"} sends our catalog input unchanged under
 the model's catalog name (an owner/name id or alias), for another Reelgate,
 which serves this contract for its own catalog.
@@ -25,6 +37,11 @@ Sources:
 - https://replicate.com/docs/topics/predictions/create-a-prediction (Prefer: wait)
 - https://replicate.com/docs/topics/predictions/rate-limits (429)
 - https://replicate.com/docs/topics/predictions/data-retention (outputs kept 1 hour)
+- https://replicate.com/docs/topics/webhooks/verify-webhook (headers, signed content,
+  the secret's endpoint), .../webhooks/receive-webhook (a 4xx or 5xx answer to the
+  completed webhook is retried for about a minute)
+- github replicate/replicate-python @0110c2c5: replicate/webhook.py
+  (Webhooks.Default.secret, Webhooks.validate)
 - the models' API pages on replicate.com: kwaivgi/kling-v2.1 (daad218f),
   kwaivgi/kling-v2.1-master (41625bc1), kwaivgi/kling-v2.6 (b13f36d0),
   kwaivgi/kling-v3-video (4a8ba274), google/veo-3.1 (as generated in
@@ -34,14 +51,17 @@ Sources:
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from playground import catalog
+from playground import catalog, outbound
 from playground.models import Generation, Provider
-from playground.providers.base import Outcome, PollError, Running
+from playground.providers.base import CallbackUnverifiable, Outcome, PollError, Running
+from playground.providers.callback_keys import KeyCache, fresh
 from playground.providers.upstream import (
     Answer,
     Builder,
@@ -50,7 +70,13 @@ from playground.providers.upstream import (
     UpstreamProvider,
     at_least,
 )
+from playground.webhooks import signing
 
+SECRET_PATH = "/v1/webhooks/default/secret"
+WEBHOOK_TOLERANCE = 300  # seconds either way
+# The secret is fetched while Replicate waits for our answer to its webhook,
+# which it wants "within a few seconds".
+KEY_TIMEOUT = 5.0
 V21, V21_MASTER = "kwaivgi/kling-v2.1", "kwaivgi/kling-v2.1-master"
 # Our model id -> the Replicate model, or one per variant (see BUILDERS).
 # kling/v2-1 (480p/720p text-to-video with audio) has no Replicate model.
@@ -90,6 +116,8 @@ class ReplicateProvider(UpstreamProvider):
     models = MODELS
     model_name_pattern = MODEL_NAME
     upstream_title = "Replicate"
+    # What checks this account's webhooks: callback_keys.py.
+    signing_secrets: KeyCache[bytes] = KeyCache(ttl=3600, refetch_every=60)
 
     @property
     def builders(self) -> dict[str, Builder]:
@@ -182,6 +210,38 @@ class ReplicateProvider(UpstreamProvider):
     def cancel_call(self, generation: Generation) -> Call | None:
         path = f"/v1/predictions/{quote(generation.upstream_ref, safe='')}/cancel"
         return Call(path, method="POST")
+
+    # Callbacks
+
+    def verify_callback(self, headers: Mapping[str, str], body: bytes) -> bool:
+        message_id = headers.get("webhook-id", "")
+        timestamp = headers.get("webhook-timestamp", "")
+        offered = headers.get("webhook-signature", "")
+        if not (message_id and offered and fresh(timestamp, WEBHOOK_TOLERANCE)):
+            return False  # refused before any secret is fetched
+
+        def signed(key: bytes) -> bool:
+            return signing.standard_signature_valid(key, message_id, timestamp, body, offered)
+
+        # One secret per account: held per base URL and token, never per row.
+        token = hashlib.sha256(self.row.api_key.encode()).hexdigest()[:16]
+        name = f"{self.base_url} {token}"
+        return self.signing_secrets.check(name, self.signing_key, signed)
+
+    def signing_key(self) -> bytes:
+        """The HMAC key of this account's webhooks, from its secret; or CallbackUnverifiable."""
+        why = f"the webhook signing secret of {self.row.name} could not be read"
+        try:
+            answer = self.exchange(Call(SECRET_PATH, timeout=KEY_TIMEOUT))
+        except (outbound.FetchError, outbound.UnsafeURL) as exc:
+            raise CallbackUnverifiable(self.clean(f"{why}: {exc}")) from None
+        if not answer.ok:
+            raise CallbackUnverifiable(self.clean(f"{why}: it answered {self.describe(answer)}"))
+        secret = answer.object.get("key")
+        try:
+            return signing.secret_key(secret if isinstance(secret, str) else "")
+        except signing.BadSecret as exc:
+            raise CallbackUnverifiable(f"{why}: {exc}") from None
 
     # Errors and the check
 

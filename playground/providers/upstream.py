@@ -110,6 +110,9 @@ class Call:
     data: dict[str, str] | None = None  # with `files`: a multipart form
     files: dict[str, Any] | None = None
     max_answer_bytes: int = MAX_ANSWER_BYTES
+    # Seconds, when shorter than the provider's: a call made while an
+    # upstream's own callback waits for our answer (a signing key).
+    timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -536,7 +539,7 @@ class UpstreamProvider(BaseProvider):
             call.method,
             self.url_for(call),
             **self.request_parts(call),
-            total_timeout=self.seconds,
+            total_timeout=call.timeout or self.seconds,
             # Upstreams are configured by an admin and may be on the LAN.
             allow_private=True,
         )
@@ -561,7 +564,7 @@ class UpstreamProvider(BaseProvider):
             "data": call.data,
             "files": call.files,
             "headers": {"Accept": "application/json", **self.auth_headers()},
-            "timeout": self.seconds,
+            "timeout": call.timeout or self.seconds,
             "max_response_bytes": call.max_answer_bytes,
         }
 

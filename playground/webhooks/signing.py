@@ -11,7 +11,9 @@ Both are keyed with the same bytes, the base64-decoded part of the user's
 
 The body signed is exactly the body sent. Receivers using the `openai` or
 `standardwebhooks` libraries verify the first set; Kie-style receivers the
-second. Nothing here logs or returns the secret.
+second; Reelgate itself checks the first set on callbacks from upstreams
+that sign that way (`standard_signature_valid`, for Replicate). Nothing here
+logs or returns the secret.
 """
 
 import base64
@@ -58,6 +60,22 @@ def _b64_hmac(key: bytes, message: bytes) -> str:
 
 def standard_signature(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + _b64_hmac(key, f"{message_id}.{timestamp}.".encode() + body)
+
+
+def standard_signature_valid(
+    key: bytes, message_id: str, timestamp: str, body: bytes, offered: str
+) -> bool:
+    """Whether one of the space-separated `v1,<base64>` signatures in `offered` signs `body`.
+
+    `timestamp` as its header gave it: the signed text is the header's. Other
+    versions than v1 are skipped, as the Standard Webhooks libraries do.
+    """
+    expected = _b64_hmac(key, f"{message_id}.{timestamp}.".encode() + body).encode()
+    for entry in offered.split():
+        version, _, signature = entry.partition(",")
+        if version == "v1" and hmac.compare_digest(signature.encode(), expected):
+            return True
+    return False
 
 
 def kie_signature(key: bytes, task_id: str, timestamp: int) -> str:

@@ -24,11 +24,12 @@ import itertools
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Self
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import av
+import httpx
 import numpy as np
 from PIL import Image
 
@@ -271,6 +272,35 @@ class FakeUpstream:
                 data["resultUrls"] = urls
             data["completeTime"] = 1705123500000
         return data
+
+
+@dataclass(frozen=True)
+class SignedCallback:
+    """A callback as an upstream sends it to the URL it was given: its headers and raw body."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def path(self) -> str:
+        """The URL without its origin, for Django's test client."""
+        return urlsplit(self.url).path
+
+    def changed(self, **fields: Any) -> SignedCallback:
+        """The same callback with other headers or another body, its signature unchanged."""
+        return replace(self, **fields)
+
+    def post(self, client):
+        """POST it, as the upstream would, through Django's test client."""
+        return client.post(
+            self.path, data=self.body, content_type="application/json", headers=self.headers
+        )
+
+    def send(self):
+        """POST it over the network to its URL (a live server), as the upstream does."""
+        headers = {"Content-Type": "application/json", **self.headers}
+        return httpx.post(self.url, content=self.body, headers=headers, timeout=10)
 
 
 def finish(generation: Generation, timeout: float = 30) -> Generation:

@@ -17,24 +17,39 @@ response and cancel URLs under the app's owner/alias (the subpath dropped),
 walks the scripted statuses (202 while queued or running, 200 once
 COMPLETED), answers unknown ids 404, and serves the result: by default
 {"video": {"url": ...}} pointing at a real MP4 on a second server, the CDN.
+
+Webhooks: it keeps the `fal_webhook` a submit carried, publishes its public
+keys as a JWKS at `/.well-known/jwks.json` (OKP, Ed25519, `x` base64url),
+and `webhook(request_id)` is the webhook fal sends when a request completes,
+signed as fal signs it: X-Fal-Webhook-Request-Id, -User-Id, -Timestamp and
+-Signature, the hex ED25519 signature of "{request id}\n{user id}\n
+{timestamp}\n{sha256 hex of the body}". `rotate_key()` replaces its key.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
+import json
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from playground.models import Provider
-from tests.contract.fakes import API_KEY, sample_mp4
+from tests.contract.fakes import API_KEY, SignedCallback, sample_mp4
 from tests.httpservers import LoopbackServer, Received, Reply
 
 VIDEO_PATH = "/files/result.mp4"  # on the CDN: no key needed
 EXPIRED_PATH = "/files/expired.mp4"  # on the CDN: gone
 PRIVATE_PATH = "/private/result.mp4"  # on the queue's own origin: needs the key
+JWKS_PATH = "/.well-known/jwks.json"
+USER_ID = "reelgate-tests-user"
 
 # The documented apps (fal-js endpoints.ts) and their input schemas:
 # (allowed fields, required fields, allowed durations).
@@ -108,6 +123,7 @@ class FalRequest:
     polls: int = 0
     completed: bool = False
     cancelled: bool = False
+    webhook: str | None = None
 
 
 class _Queue(LoopbackServer):
@@ -136,6 +152,8 @@ class FalServer:
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
         self.video_url = ""
+        self.signing_key = Ed25519PrivateKey.generate()
+        self._jwks_replies: list[Reply] = []
 
     def __enter__(self) -> Self:
         self.server.start()
@@ -149,6 +167,7 @@ class FalServer:
             PRIVATE_PATH,
             lambda r: Reply(**video) if self._authorized(r) else self._unauthorized(r),
         )
+        self.server.route(JWKS_PATH, lambda r: self._jwks(), method="GET")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -172,6 +191,43 @@ class FalServer:
 
     def on_submit(self, *replies: Reply) -> None:
         self._submit_replies = list(replies)
+
+    def on_jwks(self, *replies: Reply) -> None:
+        """Answer the next requests for the JWKS with these, in turn (an outage)."""
+        self._jwks_replies = list(replies)
+
+    def rotate_key(self) -> None:
+        self.signing_key = Ed25519PrivateKey.generate()
+
+    def webhook(
+        self, request_id: str, *, key: Ed25519PrivateKey | None = None, at: int | None = None
+    ) -> SignedCallback:
+        """The webhook of a completed request, signed with fal's key (or `key`)."""
+        with self._lock:
+            held = self.received[request_id]
+        body = json.dumps(
+            {
+                "request_id": request_id,
+                "gateway_request_id": request_id,
+                "status": "OK",
+                "payload": {"video": {"url": self.video_url, "content_type": "video/mp4"}},
+            }
+        ).encode()
+        timestamp = str(int(time.time()) if at is None else at)
+        message = "\n".join([request_id, USER_ID, timestamp, hashlib.sha256(body).hexdigest()])
+        signature = (key or self.signing_key).sign(message.encode()).hex()
+        headers = {
+            "X-Fal-Webhook-Request-Id": request_id,
+            "X-Fal-Webhook-User-Id": USER_ID,
+            "X-Fal-Webhook-Timestamp": timestamp,
+            "X-Fal-Webhook-Signature": signature,
+        }
+        assert held.webhook, "the submit carried no fal_webhook"
+        return SignedCallback(url=held.webhook, headers=headers, body=body)
+
+    @property
+    def jwks_requests(self) -> list[Received]:
+        return self.server.requests_to(JWKS_PATH)
 
     def provider_row(self, **fields: Any) -> Provider:
         fields.setdefault("credentials", {"api_key": self.key})
@@ -249,10 +305,19 @@ class FalServer:
             return Reply.json({"detail": problems}, status=422)
         request_id = str(uuid.UUID(int=next(self._numbers)))
         parts = app.split("/")
-        held = FalRequest(app=app, root="/".join(parts[:2]), input=body)
+        webhook = request.query.get("fal_webhook", [None])[0]
+        held = FalRequest(app=app, root="/".join(parts[:2]), input=body, webhook=webhook)
         with self._lock:
             self.received[request_id] = held
         return Reply.json({"request_id": request_id, **self._urls(request_id, held)})
+
+    def _jwks(self) -> Reply:
+        with self._lock:
+            if self._jwks_replies:
+                return self._jwks_replies.pop(0)
+        raw = self.signing_key.public_key().public_bytes_raw()
+        x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        return Reply.json({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x}]})
 
     def _urls(self, request_id: str, held: FalRequest) -> dict[str, str]:
         base = f"{self.url}/{held.root}/requests/{request_id}"

@@ -17,19 +17,33 @@ with the prediction, walks the scripted statuses on `GET /v1/predictions/{id}`,
 cancels on `POST .../cancel`, answers unknown ids 404, serves `GET
 /v1/account`, and puts the output, a real MP4, on a second server (the
 replicate.delivery CDN).
+
+Webhooks: it keeps the `webhook` a create asked for, serves the account's
+signing secret at `GET /v1/webhooks/default/secret` ({"key": "whsec_..."}),
+and `webhook(prediction_id)` is the completed webhook as Replicate signs it
+(Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature
+`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` keyed with the
+base64-decoded part after `whsec_`), for a test to post or send.
+`rotate_secret()` changes the secret, as the dashboard does.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import itertools
+import json
 import re
+import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self
 
 from playground.models import Provider
-from tests.contract.fakes import API_KEY, sample_mp4
+from tests.contract.fakes import API_KEY, SignedCallback, sample_mp4
 from tests.httpservers import LoopbackServer, Received, Reply
 
 VIDEO_PATH = "/files/output.mp4"  # on the CDN: no token needed
@@ -75,6 +89,7 @@ SCHEMAS: dict[str, tuple[dict[str, Any], set[str]]] = {
         {"image", "video"},
     ),
 }
+SECRET_PATH = "/v1/webhooks/default/secret"
 VERSION = "5f4b7c0e2d9a4b6c8e1f3a5b7d9c0e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c4d"
 MODEL_PATH = re.compile(r"^/v1/models/(?P<model>[^/]+/[^/]+)/predictions$")
 PREDICTION_PATH = re.compile(r"^/v1/predictions/(?P<id>[^/]+)(?P<op>/cancel)?$")
@@ -123,6 +138,8 @@ class ReplicateServer:
         self._polls: dict[str, int] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self.signing_secret = new_secret()
+        self._secret_replies: list[Reply] = []
 
     def __enter__(self) -> Self:
         self.server.start()
@@ -149,6 +166,36 @@ class ReplicateServer:
 
     def on_create(self, *replies: Reply) -> None:
         self._create_replies = list(replies)
+
+    def on_secret(self, *replies: Reply) -> None:
+        """Answer the next requests for the signing secret with these, in turn (an outage)."""
+        self._secret_replies = list(replies)
+
+    def rotate_secret(self) -> None:
+        self.signing_secret = new_secret()
+
+    def webhook(
+        self, prediction_id: str, *, secret: str | None = None, at: int | None = None
+    ) -> SignedCallback:
+        """The completed webhook of a prediction, signed with the account's secret (or `secret`)."""
+        with self._lock:
+            prediction = dict(self.predictions[prediction_id])
+        prediction.update(status="succeeded", output=self.video_url, completed_at=_now())
+        body = json.dumps(prediction).encode()
+        message_id = f"msg_{secrets.token_hex(12)}"
+        timestamp = str(int(time.time()) if at is None else at)
+        key = base64.b64decode((secret or self.signing_secret).removeprefix("whsec_"))
+        digest = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256)
+        headers = {
+            "webhook-id": message_id,
+            "webhook-timestamp": timestamp,
+            "webhook-signature": "v1," + base64.b64encode(digest.digest()).decode(),
+        }
+        return SignedCallback(url=prediction["webhook"], headers=headers, body=body)
+
+    @property
+    def secret_requests(self) -> list[Received]:
+        return self.to(SECRET_PATH)
 
     def provider_row(self, **fields: Any) -> Provider:
         fields.setdefault("credentials", {"api_key": self.key})
@@ -178,6 +225,11 @@ class ReplicateServer:
             return None
         if not self._authorized(request):
             return self._denied()
+        if path == SECRET_PATH and method == "GET":
+            with self._lock:
+                if self._secret_replies:
+                    return self._secret_replies.pop(0)
+            return Reply.json({"key": self.signing_secret})
         if path == "/v1/account" and method == "GET":
             name = "Reelgate Tests"
             return Reply.json({"type": "user", "username": USERNAME, "name": name})
@@ -228,6 +280,7 @@ class ReplicateServer:
             "status": "starting",
             "created_at": _now(),
             "urls": {"get": base, "cancel": base + "/cancel"},
+            "webhook": body.get("webhook"),
         }
         with self._lock:
             self.predictions[prediction_id] = prediction
@@ -276,6 +329,10 @@ def invalid(problems: dict[str, str]) -> Reply:
         for name, text in problems.items()
     ]
     return problem(422, "Input validation failed", detail, invalid_fields=fields)
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def _json(request: Received) -> Any:
