@@ -78,8 +78,9 @@ def test_readyz_names_a_queue_whose_oldest_generation_waited_too_long(
     )
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert "queue: the oldest queued generation has waited 400 s (limit 300 s)" in (
-        response.json()["msg"]
+    assert (
+        "queue: the oldest queued generation has waited 400 s (limit 300 s)"
+        in response.json()["msg"]
     )
     assert response.json()["data"]["sweeper"]["ok"] is True
 

@@ -2,7 +2,8 @@
 request id of its request and the task id of its generation.
 
 `manage.py rundev` runs the web server, a worker, the sweeper and a poller:
-their stderr is read after a real request made a real generation.
+their stderr is read after a real request made a real generation, the
+sweeper timed one out and the poller polled one on an upstream on 127.0.0.1.
 """
 
 import json
@@ -15,6 +16,7 @@ from django.utils import timezone
 from bench import settings as bench_settings
 from playground import services
 from playground.models import Generation, Provider
+from tests.contract.fakes import JOBS, FakeUpstream, Step, finish
 from tests.processes import SESSION, ManagedProcess, paused, process_env, wait_for
 from tests.reliability.stack import delete_keys, free_port
 
@@ -101,6 +103,13 @@ def test_json_logs_carry_the_request_id_and_the_task_id_in_web_and_worker(rundev
     wait_for(timed_out, timeout=30, interval=0.2, message="the sweeper to time it out")
     # Its heartbeat made the install ready.
     assert httpx.get(rundev.url + "/readyz", timeout=10).status_code == 200
+
+    # The poller submits to an upstream, which answers a state word it does not know.
+    with FakeUpstream(JOBS) as fake:
+        fake.script(Step("mystery"), Step("success"))
+        fake.provider_row(priority=0)
+        polled = finish(services.submit(user=alice, model=JOBS.model, input=JOBS.input))
+    assert polled.state == Generation.SUCCESS, polled.fail_msg
     rundev.stop()
 
     logged = records(rundev)
@@ -116,5 +125,7 @@ def test_json_logs_carry_the_request_id_and_the_task_id_in_web_and_worker(rundev
     assert any(r["logger"] == "django.request" and r["level"] == "WARNING" for r in not_found)
     swept = [r for r in logged if r["task_id"] == overdue.task_id]
     assert any("TIMEOUT" in r["message"] for r in swept), "the sweeper's line of the timeout"
+    in_poller = [r for r in logged if r["task_id"] == polled.task_id]
+    assert any("unknown state 'mystery'" in r["message"] for r in in_poller), "the poller's line"
     # Every process of the set wrote JSON: the cluster's own lines too.
     assert any(r["logger"] == "django-q" for r in logged)
