@@ -27,6 +27,9 @@ test: $(STAMP)
 # Production profile: PostgreSQL and Redis from the environment, gunicorn
 # (WEB_WORKERS x WEB_THREADS), Q_CLUSTERS django-q2 clusters and the sweeper.
 # Ctrl-C stops them all. docs/deploy.md: "Production and scaling out".
+# For a load balancer: GET /healthz answers 200 while the web server lives,
+# GET /readyz 200 or 503 naming what fails (database, Redis, the queue's age,
+# the sweeper); docs/deploy.md: "Health checks". LOG_FORMAT=json for JSON logs.
 serve: $(STAMP)
 	@test -n "$$DATABASE_URL" || { echo "make serve: set DATABASE_URL=postgres://user:password@host:5432/name (make run needs nothing)"; exit 2; }
 	@test -n "$$REDIS_URL" || { echo "make serve: set REDIS_URL=redis://host:6379/0 (make run needs nothing)"; exit 2; }

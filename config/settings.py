@@ -96,6 +96,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every log record of a request carries its id (playground/ops/).
+    "playground.ops.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -235,13 +237,48 @@ if envbool("BEHIND_HTTPS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Load balancers probe over plain HTTP: /healthz and /readyz answer themselves.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
+# LOG_FORMAT=json: one JSON object per line (python-json-logger) on stderr,
+# each with the request id and the generation task id of the work it was
+# logged in (playground/ops/logs.py); text: plain lines.
+LOG_FORMAT = envstr("LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use text or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "playground.ops.logs.ContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": ["levelname", "name", "process", "message"],
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            **({"formatter": "json"} if LOG_FORMAT == "json" else {}),
+        }
+    },
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Django's own handlers (DEBUG's console, runserver's request lines,
+        # warnings) write plain text: in JSON, everything goes to the root's.
+        **(
+            {
+                name: {"handlers": [], "propagate": True}
+                for name in ("django", "django.server", "py.warnings")
+            }
+            if LOG_FORMAT == "json"
+            else {}
+        ),
+    },
 }
 
 # The generation engine.
@@ -254,6 +291,11 @@ GENERATION_MAX_ATTEMPTS = envint("GENERATION_MAX_ATTEMPTS", 3, minimum=1)
 # before it is dispatched again (a restarted broker may have lost it).
 SWEEP_SECONDS = envint("SWEEP_SECONDS", 2, minimum=1)
 REDISPATCH_SECONDS = envint("REDISPATCH_SECONDS", 120, minimum=5)
+# GET /readyz answers 503 while the oldest queued generation has waited
+# longer than READY_QUEUE_SECONDS (0: not checked) or no sweeper finished a
+# pass in READY_SWEEPER_SECONDS (playground/ops/health.py).
+READY_QUEUE_SECONDS = envint("READY_QUEUE_SECONDS", 900, minimum=0)
+READY_SWEEPER_SECONDS = envint("READY_SWEEPER_SECONDS", 60, minimum=1)
 # Comma-separated terms; a prompt containing one fails with CONTENT_VIOLATION.
 MODERATION_BLOCKED_TERMS = envlist("MODERATION_BLOCKED_TERMS")
 # Polling upstream providers: first poll after POLL_FIRST_SECONDS, then the

@@ -1,4 +1,10 @@
+import logging
+
 from django.apps import AppConfig
+from django.conf import settings
+from django.core.signals import request_finished
+
+from playground.ops import logs
 
 
 class PlaygroundConfig(AppConfig):
@@ -13,3 +19,9 @@ class PlaygroundConfig(AppConfig):
         # A malformed model spec stops `manage.py check` (and every command
         # that runs checks) with the file and field named.
         register(check_catalog)
+
+        request_finished.connect(logs.end_request, dispatch_uid="playground.ops.end_request")
+        if settings.LOG_FORMAT == "json":
+            # Python's warnings go to the log (its py.warnings logger), in
+            # JSON like every other line, instead of plain text on stderr.
+            logging.captureWarnings(True)

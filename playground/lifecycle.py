@@ -30,6 +30,7 @@ from django.utils import timezone
 from accounts import ledger
 from playground import notify
 from playground.models import Generation, GenerationEvent
+from playground.ops import logs
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,8 @@ def claim(generation_id: int, worker: str) -> Generation | None:
             # Only a generation with a callback URL can have a start callback;
             # the others skip the hand-off and its query.
             _after_start(generation_id)
+    with logs.task(generation.task_id):  # whoever claimed it, the line carries its id
+        log.info("generation %s started: %s", generation.task_id, note)
     return generation
 
 
@@ -372,6 +375,8 @@ def succeed(generation_id: int, worker: str, **result) -> bool:
             generation_id, Generation.GENERATING, Generation.SUCCESS, f"charged {charged}", worker
         )
         _after_finish(generation_id)
+    with logs.task(generation.task_id):
+        log.info("generation %s succeeded: charged %s", generation.task_id, charged)
     return True
 
 
@@ -404,7 +409,8 @@ def fail(
         ledger.release(generation.hold_reference, note=f"{code}: nothing charged")
         _event(generation_id, before, Generation.FAIL, f"{code}: {message}", worker or "")
         _after_finish(generation_id)
-    log.info("generation %s failed: %s %s", generation.task_id, code, message)
+    with logs.task(generation.task_id):
+        log.info("generation %s failed: %s %s", generation.task_id, code, message)
     return True
 
 

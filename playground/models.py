@@ -364,5 +364,7 @@ class Upload(models.Model):
         return absolute_url(url, settings.PUBLIC_BASE_URL or request_base_url)
 
 
-# The webhook models live in their own package; importing them here registers them.
+# The webhook models and the operators' heartbeat rows live in their own
+# packages (playground/webhooks/, playground/ops/); importing them here registers them.
+from playground.ops.models import Heartbeat  # noqa: E402, F401
 from playground.webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint  # noqa: E402, F401

@@ -21,6 +21,7 @@ expire, and the next claim takes those polls up.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import logging
 import threading
@@ -36,6 +37,7 @@ from django.utils import timezone
 
 from playground import lifecycle, outbound, providers, queue, tasks
 from playground.models import Generation
+from playground.ops import logs
 from playground.providers.base import PollError, SubmitRefused
 from playground.providers.upstream import Steps, UpstreamProvider
 
@@ -150,6 +152,12 @@ class Poller:
 
     async def submit(self, generation: Generation) -> None:
         """tasks._run's loop over the model's providers, each submit sent from here."""
+        # Each submit and poll is an asyncio task of its own, with its own
+        # context: the task id stays with this generation's log records.
+        with logs.task(generation.task_id):
+            await self._submit(generation)
+
+    async def _submit(self, generation: Generation) -> None:
         holder = generation.lease_holder
         try:
             if await self.db(tasks.blocked, generation, holder):
@@ -181,6 +189,10 @@ class Poller:
             await self.db(tasks.run_crashed, generation, holder, exc)
 
     async def poll(self, generation: Generation) -> None:
+        with logs.task(generation.task_id):
+            await self._poll(generation)
+
+    async def _poll(self, generation: Generation) -> None:
         holder = generation.lease_holder
         try:
             provider = providers.for_row(generation.provider)
@@ -231,9 +243,14 @@ class Poller:
         return self.slots[provider_id]
 
     async def db(self, function, *args):
-        """Run database work in the pool, on a connection that is still good."""
+        """Run database work in the pool, on a connection that is still good.
+
+        In the calling task's context (run_in_executor does not carry it), so
+        its log records keep their task id.
+        """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.database, partial(_with_connection, function, *args))
+        work = partial(contextvars.copy_context().run, _with_connection, function, *args)
+        return await loop.run_in_executor(self.database, work)
 
 
 def in_lease(generation: Generation, provider: UpstreamProvider) -> bool:

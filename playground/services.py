@@ -18,6 +18,7 @@ from accounts.keycache import KeyRecord
 from accounts.models import ApiKey, Team
 from playground import catalog, lifecycle, providers, queue, uploads
 from playground.models import Generation, GenerationEvent
+from playground.ops import logs
 
 log = logging.getLogger(__name__)
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -143,6 +144,13 @@ def submit(
             if earlier is not None:
                 return earlier
         raise
+    with logs.task(generation.task_id):
+        log.info(
+            "generation %s accepted: %s, %s credits held",
+            generation.task_id,
+            spec.id,
+            price.credits,
+        )
     return generation
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from playground import lifecycle, moderation, providers, queue, results
 from playground.models import Generation
+from playground.ops import logs
 from playground.outbound import FetchError, UnsafeURL
 from playground.providers import breaker
 from playground.providers.base import (
@@ -46,7 +47,8 @@ def run_generation(generation_id: int) -> None:
     worker = lifecycle.worker_name()
     generation = lifecycle.claim(generation_id, worker)
     if generation is not None:
-        _work(generation, worker)
+        with logs.task(generation.task_id):
+            _work(generation, worker)
 
 
 def render_next() -> None:
@@ -55,7 +57,8 @@ def render_next() -> None:
     renders = Generation.objects.filter(provider__kind__in=providers.render_kinds())
     generation = lifecycle.claim_next(worker, renders)
     if generation is not None:
-        _work(generation, worker)
+        with logs.task(generation.task_id):
+            _work(generation, worker)
 
 
 def _work(generation: Generation, worker: str) -> None:
@@ -216,7 +219,13 @@ def poll_generation(generation_id: int, poll_count: int) -> None:
     and for a result the poller found ready (this worker copies it)."""
     worker = lifecycle.worker_name()
     generation = lifecycle.claim_poll(generation_id, worker, poll_count)
-    if generation is None or submit_was_lost(generation, worker):
+    if generation is not None:
+        with logs.task(generation.task_id):
+            _poll(generation, worker)
+
+
+def _poll(generation: Generation, worker: str) -> None:
+    if submit_was_lost(generation, worker):
         return
     try:
         with lifecycle.keep_lease(generation.pk, worker):

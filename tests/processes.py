@@ -111,16 +111,27 @@ def paused(processes: list["ManagedProcess"]) -> Iterator[None]:
 
 
 class ManagedProcess:
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path):
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        env: dict[str, str],
+        log_dir: Path,
+        *,
+        split_stderr: bool = False,
+    ):
+        """`split_stderr`: stderr (where the log goes) to `err_path`, apart from stdout."""
         self.name = name
         self.log_path = log_dir / f"{name}.log"
+        self.err_path = log_dir / f"{name}.err.log" if split_stderr else self.log_path
         self._log = open(self.log_path, "wb")
+        self._err = open(self.err_path, "wb") if split_stderr else None
         self.popen = subprocess.Popen(
             [sys.executable, "manage.py", *args],
             cwd=ROOT,
             env=env,
             stdout=self._log,
-            stderr=subprocess.STDOUT,
+            stderr=self._err or subprocess.STDOUT,
             start_new_session=True,  # its own process group, stopped as one
             preexec_fn=_die_with_parent,
         )
@@ -136,6 +147,8 @@ class ManagedProcess:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait()
         self._log.close()
+        if self._err is not None:
+            self._err.close()
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

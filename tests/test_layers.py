@@ -16,7 +16,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("playground", "accounts", "config")
 
 # The HTTP layers, and the modules above them that route to them or render for them.
-UPPER_LAYERS = ("playground.api", "playground.pages")
+UPPER_LAYERS = (
+    "playground.api",
+    "playground.pages",
+    # The operators' probes and request-id middleware (the rest of ops/ sits low).
+    "playground.ops.views",
+    "playground.ops.middleware",
+)
 MAY_IMPORT_UPPER = (
     *UPPER_LAYERS,
     "playground.urls",

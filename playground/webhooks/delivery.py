@@ -34,6 +34,7 @@ from django.utils import timezone
 from accounts.models import Profile
 from playground import outbound, queue
 from playground.lifecycle import worker_name
+from playground.ops import logs
 from playground.webhooks import signing
 from playground.webhooks.events import TASK
 from playground.webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
@@ -70,12 +71,13 @@ def deliver(delivery_id: int, attempt_count: int) -> None:
     delivery = claim(delivery_id, worker, attempt_count)
     if delivery is None:
         return
-    try:
-        _run(delivery, worker)
-    except Exception:
-        log.exception("delivery %s crashed", delivery_id)
-        # Back to the sweeper after an interval; a crash loop ends with the window.
-        _reschedule(delivery_id, worker, _window_end(delivery), _background_delay(1))
+    with logs.task(delivery.task_id or None):
+        try:
+            _run(delivery, worker)
+        except Exception:
+            log.exception("delivery %s crashed", delivery_id)
+            # Back to the sweeper after an interval; a crash loop ends with the window.
+            _reschedule(delivery_id, worker, _window_end(delivery), _background_delay(1))
 
 
 def claim(delivery_id: int, worker: str, attempt_count: int) -> Delivery | None:

@@ -129,6 +129,11 @@ class Command(BaseCommand):
         if not supervisor.children:
             raise CommandError("Nothing to run (Q_CLUSTERS=0 and no other role).")
         self.stdout.write("Reelgate (production profile): " + ", ".join(started) + ".")
+        if "web" in wanted:
+            self.stdout.write(
+                f"For a load balancer: http://{host}:{port}/healthz (alive) and "
+                f"http://{host}:{port}/readyz (ready; 503 names what fails)."
+            )
         self.stdout.write("Ctrl-C stops them all.")
         exited = supervisor.run()
         if exited is not None:
