@@ -1,4 +1,6 @@
-"""Drill: one team's waiting requests never stall another team's calls.
+"""Drills of fair share between teams.
+
+One team's waiting requests never stall another team's calls:
 
 Replicate's `Prefer: wait` holds a request until its prediction finishes. On
 the production profile (gunicorn, here one process of two request threads)
@@ -7,6 +9,10 @@ ones past the wait caps answer at once, `starting`, and those that wait
 hold threads of their own (API_WAITS_PER_PROCESS, beside WEB_THREADS).
 Meanwhile another team's status calls answer in milliseconds; before the
 wait threads, they took up to the whole wait (57 s seen with 60 s waits).
+
+One team's thousand queued renders never hold up another team's one: the
+worker that takes a turn of the queue starts the next render of the team
+served least recently (lifecycle.claim_next), not the oldest of all.
 """
 
 import statistics
@@ -19,8 +25,9 @@ import httpx
 from accounts import apikeys, ledger
 from accounts.models import Team
 from accounts.teams import create_member
+from playground.models import Generation
 from tests.processes import wait_for
-from tests.reliability.stack import needs_services
+from tests.reliability.stack import create_together, needs_services
 
 pytestmark = needs_services
 
@@ -29,9 +36,9 @@ WAIT_SECONDS = 12
 INPUT = {"prompt": "A red fox in snow", "resolution": "480p"}
 
 
-def member_with_key(name: str) -> str:
+def member_with_key(name: str, credits: str = "10000.00") -> str:
     user = create_member(name, Team.objects.create(name=f"{name}'s team"), password="pw")
-    ledger.grant(user.credit_account, Decimal("10000.00"), note="plenty")
+    ledger.grant(user.credit_account, Decimal(credits), note="plenty")
     return apikeys.issue(user, "drill")[1]
 
 
@@ -74,3 +81,41 @@ def test_one_teams_waiting_requests_leave_another_teams_calls_answering_at_once(
     applied = [answer for answer in answers if "Preference-Applied" in answer.headers]
     assert len(applied) == waiting  # waited the whole time, then said `starting`
     assert {answer.json()["status"] for answer in answers} == {"starting"}
+
+
+QUEUED = 1000
+RENDER = {"model": "kling-v2-6", "input": {"prompt": "A harbour at dusk", "duration": "5"}}
+
+
+def test_one_teams_thousand_queued_renders_leave_another_teams_one_starting_next(
+    stacks, transactional_db
+):
+    first, second = member_with_key("ann", "1000000.00"), member_with_key("ben")
+    stack = stacks(Q_WORKERS="2")
+    stack.start_web()
+    queued = create_together(stack.url, first, RENDER, QUEUED)
+    assert {answer.status_code for answer in queued} == {200}
+    stack.start_cluster()
+    wait_for(
+        lambda: Generation.objects.filter(started_at__isnull=False).exists(),
+        timeout=60,
+        message="the first team's renders to start",
+    )
+    (answer,) = create_together(stack.url, second, RENDER, 1)
+    asked_at = time.time()
+    ones = Generation.objects.filter(task_id=answer.json()["data"]["taskId"])
+
+    wait_for(
+        lambda: ones.filter(started_at__isnull=False).exists(),
+        timeout=120,
+        message="the second team's render to start",
+    )
+    one = ones.get()
+    others = Generation.objects.exclude(pk=one.pk)
+    started_before = others.filter(started_at__lt=one.started_at)
+    started_meanwhile = started_before.filter(started_at__gte=one.created_at).count()
+    waited = one.started_at.timestamp() - asked_at
+
+    # Only the two workers' renders under way when it came, at most, went first.
+    assert started_meanwhile <= 2, (started_meanwhile, waited)
+    assert others.filter(state=Generation.QUEUING).count() > QUEUED - 20
