@@ -85,8 +85,7 @@ def require_json_type(request: HttpRequest) -> None:
     if declared and declared != "application/json" and not declared.endswith("+json"):
         raise ApiError(
             400,
-            f"Send the body as JSON with 'Content-Type: application/json', "
-            f"not {declared[:100]}.",
+            f"Send the body as JSON with 'Content-Type: application/json', not {declared[:100]}.",
             code="unsupported_content_type",
         )
 
