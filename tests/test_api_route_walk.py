@@ -13,6 +13,7 @@ generations and the file whose ids and prompt must never come back.
 
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from PIL import Image
 
 from playground import catalog, services, uploads
+from playground.api.openapi import document
 from playground.models import Generation, Upload
 
 CAROL_PROMPT = "carol's secret storyboard: a violet heron at the lighthouse"
@@ -224,6 +226,22 @@ def test_every_route_is_in_the_api_table_or_named_as_not_api():
     )
     stale = sorted((set(ROUTES) | NOT_API) - seen)
     assert not stale, f"entries for routes the URL configuration no longer has: {stale}"
+
+
+def test_the_openapi_document_describes_every_api_route_and_method_and_no_other():
+    """So the schemathesis tests (test_api_schema.py), which walk the document, reach
+    every contract's every operation."""
+    routes = {
+        (re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", f"/{route}"), method.lower())
+        for route, name, namespace in url_patterns(get_resolver())
+        if namespace is None and name in ROUTES
+        for method in ROUTES[name].ops
+    }
+    described = {
+        (path, method) for path, operations in document()["paths"].items() for method in operations
+    }
+    assert sorted(routes - described) == [], "API operations the document leaves out"
+    assert sorted(described - routes) == [], "documented operations no API route serves"
 
 
 # -- the cases ---------------------------------------------------------------
