@@ -4,11 +4,13 @@ its contract's 4xx: never a 500, never another team's data.
 The routes come from Django's resolver, not from a list kept by hand: each one
 must be in ROUTES (an API route: its contract, and what each method takes) or
 in NOT_API (pages, admin, media, docs, upstream callbacks), so a route added
-later without an entry fails here, by name. Each API route then gets, per
-method: no key, a bad key, a method it does not take, and where they apply
-another team's id, a body over the limit, malformed JSON and the wrong
-content type. alice asks throughout; carol, of another team, owns the
-generations and the file whose ids and prompt must never come back.
+later without an entry fails here, by name, and so does one the OpenAPI
+document leaves out. Each API route then gets, per method: no key, a bad
+key, a method it does not take, and where they apply another team's id, an
+id no database could hold, a body over the limit, malformed JSON and the
+wrong content type. alice asks throughout; carol, of another team, owns the
+generations and the file whose ids and prompt must never come back, and
+that must stay as they were.
 """
 
 import io
