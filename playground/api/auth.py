@@ -73,6 +73,23 @@ def api_view(*, methods: tuple[str, ...], render_error: ErrorRenderer, input_pre
     return decorator
 
 
+def require_json_type(request: HttpRequest) -> None:
+    """A 400 unless the body is declared JSON (application/json or a +json type).
+
+    A body sent with no Content-Type at all is read as JSON too, as clients
+    that post a JSON string without the header expect. Any other declared
+    type is a client that meant something else (a form, a file, text): read
+    as JSON regardless, it was accepted or refused by accident of its bytes.
+    """
+    declared = request.content_type or ""
+    if declared and declared != "application/json" and not declared.endswith("+json"):
+        raise ApiError(
+            400,
+            f"Send the body as JSON with 'Content-Type: application/json', not {declared[:100]}.",
+            code="unsupported_content_type",
+        )
+
+
 def read_json(request: HttpRequest) -> dict:
     """The request body as a JSON object, or a 400 that says what is wrong.
 
@@ -80,6 +97,7 @@ def read_json(request: HttpRequest) -> dict:
     here, which api_view answers with its contract's 413
     (errors.from_request_limits).
     """
+    require_json_type(request)
     if not request.body:
         raise ApiError(400, "The request body is empty; send a JSON object.")
     try:

@@ -18,7 +18,7 @@ from django.http import HttpRequest, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
 
 from playground import base64data, outbound, uploads
-from playground.api.auth import read_json
+from playground.api.auth import read_json, require_json_type
 from playground.api.jobs import kie_api
 from playground.contracts import jobs
 from playground.contracts.errors import ApiError, field_errors
@@ -102,6 +102,7 @@ def read_json_up_to(request: HttpRequest, max_bytes: int) -> dict:
     (2.5 MB), too small for a base64 image, so the stream is read directly
     within our own bound.
     """
+    require_json_type(request)
     raw = request.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise field_errors({"base64Data": [too_large_for_base64()]})

@@ -20,8 +20,10 @@ from playground.contracts.openapi import (
     NULLABLE_STRING,
     STRING,
     json_body,
+    link,
     obj,
     query,
+    with_links,
 )
 from playground.contracts.wire import Submission, callback_from
 from playground.models import Generation
@@ -119,7 +121,18 @@ def paths() -> dict:
                     },
                 ),
                 "responses": {
-                    **jobs.envelope_ok(obj(["taskId"], taskId=STRING)),
+                    **with_links(
+                        jobs.envelope_ok(obj(["taskId"], taskId=STRING)),
+                        200,
+                        statusTask=link(
+                            "statusTask",
+                            "The task's state and result, asked of the same model.",
+                            parameters={
+                                "model": "$request.path.model",
+                                "taskId": jobs.CREATED_TASK_ID,
+                            },
+                        ),
+                    ),
                     **jobs.error_responses(400, 401, 402, 413, 422, 429, 455, 500, 505),
                 },
             }

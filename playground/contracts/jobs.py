@@ -23,6 +23,7 @@ from playground.contracts.openapi import (
     STRING,
     json_body,
     json_content,
+    link,
     obj,
     ok,
     path_param,
@@ -171,6 +172,10 @@ CREDITS = obj(
     held=NUMBER,
     available=NUMBER,
 )
+
+
+# The taskId in a create call's envelope, for the links from create to status.
+CREATED_TASK_ID = "$response.body#/data/taskId"
 
 
 def schema_name(spec: ModelSpec, prefix: str) -> str:
@@ -372,6 +377,18 @@ def _create_and_record_paths() -> dict[str, Any]:
                             envelope_schema(ref("schemas", "CreateTaskData")),
                             example={"code": 200, "msg": "success", "data": {"taskId": "task_…"}},
                         ),
+                        "links": {
+                            "recordInfo": link(
+                                "recordInfo",
+                                "The task's state and result.",
+                                parameters={"taskId": CREATED_TASK_ID},
+                            ),
+                            "cancelTask": link(
+                                "cancelTask",
+                                "Cancel the task.",
+                                request_body={"taskId": CREATED_TASK_ID},
+                            ),
+                        },
                     },
                     **error_responses(400, 401, 402, 413, 422, 429, 455, 500, 505),
                 },

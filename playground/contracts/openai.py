@@ -39,9 +39,11 @@ from playground.contracts.openapi import (
     NULLABLE_STRING,
     STRING,
     json_body,
+    link,
     obj,
     ok,
     path_param,
+    with_links,
 )
 from playground.contracts.wire import Submission
 from playground.models import Generation
@@ -479,6 +481,19 @@ def video_schema() -> dict:
     )
 
 
+def video_links() -> dict[str, dict]:
+    """From a created video to the calls that take its id."""
+    video_id = {"video_id": "$response.body#/id"}
+    return {
+        "openaiRetrieveVideo": link("openaiRetrieveVideo", "Its status.", parameters=video_id),
+        "openaiDownloadVideoContent": link(
+            "openaiDownloadVideoContent", "Its MP4, once completed.", parameters=video_id
+        ),
+        "openaiRemixVideo": link("openaiRemixVideo", "Remix it.", parameters=video_id),
+        "openaiDeleteVideo": link("openaiDeleteVideo", "Delete it.", parameters=video_id),
+    }
+
+
 def paths() -> dict:
     fields = {
         "model": {**STRING, "description": "A model id or alias; OPENAI_DEFAULT_MODEL if none."},
@@ -534,7 +549,10 @@ def paths() -> dict:
                 "tags": tags,
                 "summary": "Create a video (the openai SDK's client.videos.create)",
                 "requestBody": create_body,
-                "responses": {**video_ok, **errors(400, 401, 402, 413, 429, 455, 500, 505)},
+                "responses": {
+                    **with_links(video_ok, 200, **video_links()),
+                    **errors(400, 401, 402, 413, 429, 455, 500, 505),
+                },
             },
             "get": {
                 "operationId": "openaiListVideos",
@@ -627,7 +645,7 @@ def paths() -> dict:
                 "parameters": [VIDEO_ID_IN_PATH],
                 "requestBody": json_body(obj(["prompt"], prompt=STRING), {"prompt": "At night"}),
                 "responses": {
-                    **video_ok,
+                    **with_links(video_ok, 200, **video_links()),
                     **errors(400, 401, 402, 404, 413, 429, 455, 500, 505),
                 },
             }

@@ -58,3 +58,29 @@ def path_param(name: str, description: str) -> dict:
         "schema": STRING,
         "description": description,
     }
+
+
+def link(
+    operation_id: str,
+    description: str,
+    *,
+    parameters: dict[str, str] | None = None,
+    request_body: Any = None,
+) -> dict[str, Any]:
+    """An OpenAPI link: how a response's values fill a later call (create → status).
+
+    Values are runtime expressions, e.g. `$response.body#/id` or `$request.path.model`.
+    Clients and testers (schemathesis' stateful tests) follow them.
+    """
+    answer: dict[str, Any] = {"operationId": operation_id, "description": description}
+    if parameters:
+        answer["parameters"] = parameters
+    if request_body is not None:
+        answer["requestBody"] = request_body
+    return answer
+
+
+def with_links(responses: dict[str, Any], status: int, **links: dict[str, Any]) -> dict[str, Any]:
+    """`responses` with `links` on the response of `status`."""
+    key = str(status)
+    return {**responses, key: {**responses[key], "links": links}}

@@ -37,10 +37,12 @@ from playground.contracts.openapi import (
     NULLABLE_MOMENT,
     NULLABLE_STRING,
     STRING,
+    link,
     obj,
     ok,
     path_param,
     query,
+    with_links,
 )
 from playground.contracts.wire import Submission, base_url, file_url, parse_json, plausible_id
 from playground.models import Generation, Upload
@@ -717,6 +719,7 @@ def create_body(*, version_required: bool) -> dict:
 
 
 def file_paths() -> dict:
+    file_id = {"file_id": "$response.body#/id"}
     upload = obj(
         ["content"],
         content={
@@ -744,7 +747,14 @@ def file_paths() -> dict:
                     "content": {"multipart/form-data": {"schema": upload}},
                 },
                 "responses": {
-                    **ok(file_schema(), 201, "The file."),
+                    **with_links(
+                        ok(file_schema(), 201, "The file."),
+                        201,
+                        replicateGetFile=link("replicateGetFile", "The file.", parameters=file_id),
+                        replicateDeleteFile=link(
+                            "replicateDeleteFile", "Delete it.", parameters=file_id
+                        ),
+                    ),
                     **errors(400, 401, 413, 422, 429, 455, 500, text=FILE_ERROR_TEXT),
                 },
             },
@@ -785,7 +795,17 @@ def file_paths() -> dict:
 
 
 def paths() -> dict:
-    created = ok(prediction_schema(), 201, "The prediction.")
+    prediction_id = {"prediction_id": "$response.body#/id"}
+    created = with_links(
+        ok(prediction_schema(), 201, "The prediction."),
+        201,
+        replicateGetPrediction=link(
+            "replicateGetPrediction", "The prediction, polled.", parameters=prediction_id
+        ),
+        replicateCancelPrediction=link(
+            "replicateCancelPrediction", "Cancel it.", parameters=prediction_id
+        ),
+    )
     return {
         "/v1/models/{owner}/{name}/predictions": {
             "post": {

@@ -15,8 +15,10 @@ from playground.contracts.openapi import (
     NULLABLE_STRING,
     STRING,
     json_body,
+    link,
     obj,
     query,
+    with_links,
 )
 from playground.contracts.wire import (
     Submission,
@@ -146,13 +148,21 @@ def paths() -> dict:
                     },
                 ),
                 "responses": {
-                    **jobs.envelope_ok(
-                        obj(
-                            ["taskId", "state", "model"],
-                            taskId=STRING,
-                            state=STATE_SCHEMA,
-                            model=STRING,
-                        )
+                    **with_links(
+                        jobs.envelope_ok(
+                            obj(
+                                ["taskId", "state", "model"],
+                                taskId=STRING,
+                                state=STATE_SCHEMA,
+                                model=STRING,
+                            )
+                        ),
+                        200,
+                        getVideoGeneration=link(
+                            "getVideoGeneration",
+                            "The task's state and result URLs.",
+                            parameters={"task_id": jobs.CREATED_TASK_ID},
+                        ),
                     ),
                     **jobs.error_responses(400, 401, 402, 413, 422, 429, 455, 500, 505),
                 },
