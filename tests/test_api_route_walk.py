@@ -167,6 +167,9 @@ NOT_API = {
     "docs-model",
     # upstreams call it with a token in the path, not a key
     "upstream-callback",
+    # a load balancer's probes: no key, nothing of a team's (tests/test_health.py)
+    "healthz",
+    "readyz",
     # browser pages
     "home",
     "model-validate",
