@@ -200,6 +200,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Sign-ins (the login page and the admin's): past this many failures for one
+# username, or from one client address, within the window, every attempt is
+# refused until the window ends (accounts/login.py). Counted in the cache.
+LOGIN_FAILURES_PER_ACCOUNT = envint("LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1)
+LOGIN_FAILURES_PER_ADDRESS = envint("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
+LOGIN_FAILURE_WINDOW_SECONDS = envint("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+# Reverse proxies in front of Reelgate that append the client's address to
+# X-Forwarded-For; 0 takes the connection's own address. Set it to the real
+# number: more lets clients choose their address, fewer counts every client
+# as the proxy.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0, minimum=0)
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -351,6 +362,11 @@ API_WAITS_PER_PROCESS = envint("API_WAITS_PER_PROCESS", 4, minimum=0)
 # changes made through the app reach every process at once through Redis.
 # 0 reads the key on every request.
 API_KEY_CACHE_SECONDS = envint("API_KEY_CACHE_SECONDS", 60, minimum=0)
+# API calls with a wrong, revoked or malformed key, counted per client
+# address: past this many within the window, they are answered 429 with
+# Retry-After instead of 401 until the window ends.
+API_BAD_KEYS_PER_ADDRESS = envint("API_BAD_KEYS_PER_ADDRESS", 30, minimum=1)
+API_BAD_KEY_WINDOW_SECONDS = envint("API_BAD_KEY_WINDOW_SECONDS", 300, minimum=1)
 # Answer every API call with 455 (maintenance) while on.
 MAINTENANCE_MODE = envbool("MAINTENANCE_MODE", False)
 
