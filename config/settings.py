@@ -375,6 +375,12 @@ MAINTENANCE_MODE = envbool("MAINTENANCE_MODE", False)
 # arrive, and how long an upload no generation uses is kept.
 UPLOAD_MAX_IMAGE_MB = envint("UPLOAD_MAX_IMAGE_MB", 10, minimum=1)
 UPLOAD_MAX_VIDEO_MB = envint("UPLOAD_MAX_VIDEO_MB", 100, minimum=1)
+# What an image (an upload or a generation's image input) may decode to,
+# read from its header before anything decodes it: a small file may declare
+# a huge picture. The local renderer takes at most 25 megapixels whatever
+# this says (playground/providers/localrender/images.py).
+UPLOAD_MAX_IMAGE_MEGAPIXELS = envint("UPLOAD_MAX_IMAGE_MEGAPIXELS", 25, minimum=1)
+UPLOAD_MAX_IMAGE_FRAMES = envint("UPLOAD_MAX_IMAGE_FRAMES", 100, minimum=1)
 UPLOAD_RETENTION_HOURS = envint("UPLOAD_RETENTION_HOURS", 24, minimum=1)
 
 
