@@ -7,9 +7,13 @@ from django.contrib.auth.admin import UserAdmin
 from django.shortcuts import render
 
 from accounts import apikeys, ledger
+from accounts.login import AdminLoginForm
 from accounts.models import ApiKey, CreditAccount, CreditHold, LedgerEntry, Profile, Team
 
 User = get_user_model()
+
+# The admin's sign-in is throttled like the login page's.
+admin.site.login_form = AdminLoginForm
 
 
 class ProfileInline(admin.StackedInline):

@@ -107,6 +107,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "playground.pages.security.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -199,6 +200,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Sign-ins (the login page and the admin's): past this many failures for one
+# username, or from one client address, within the window, every attempt is
+# refused until the window ends (accounts/login.py). Counted in the cache.
+LOGIN_FAILURES_PER_ACCOUNT = envint("LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1)
+LOGIN_FAILURES_PER_ADDRESS = envint("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
+LOGIN_FAILURE_WINDOW_SECONDS = envint("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+# Reverse proxies in front of Reelgate that append the client's address to
+# X-Forwarded-For; 0 takes the connection's own address. Set it to the real
+# number: more lets clients choose their address, fewer counts every client
+# as the proxy.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0, minimum=0)
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -228,14 +240,25 @@ WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
 WHITENOISE_MANIFEST_STRICT = False
 
 # HTTPS behind a proxy: these need a real domain and are off by default so a
-# plain-HTTP local install works; the README lists them for production.
+# plain-HTTP local install works; docs/deploy.md lists them for production,
+# where `check --deploy` is then clean (tests/test_deploy_check.py).
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
 SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
 if envbool("BEHIND_HTTPS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Whatever the scheme: cookies scripts cannot read and other sites' forms do
+# not carry (the pages' scripts take the CSRF token from the page, not the
+# cookie), and the headers of playground/pages/security.py beside these.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Load balancers probe over plain HTTP: /healthz and /readyz answer themselves.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
@@ -339,6 +362,11 @@ API_WAITS_PER_PROCESS = envint("API_WAITS_PER_PROCESS", 4, minimum=0)
 # changes made through the app reach every process at once through Redis.
 # 0 reads the key on every request.
 API_KEY_CACHE_SECONDS = envint("API_KEY_CACHE_SECONDS", 60, minimum=0)
+# API calls with a wrong, revoked or malformed key, counted per client
+# address: past this many within the window, they are answered 429 with
+# Retry-After instead of 401 until the window ends.
+API_BAD_KEYS_PER_ADDRESS = envint("API_BAD_KEYS_PER_ADDRESS", 30, minimum=1)
+API_BAD_KEY_WINDOW_SECONDS = envint("API_BAD_KEY_WINDOW_SECONDS", 300, minimum=1)
 # Answer every API call with 455 (maintenance) while on.
 MAINTENANCE_MODE = envbool("MAINTENANCE_MODE", False)
 
@@ -347,6 +375,12 @@ MAINTENANCE_MODE = envbool("MAINTENANCE_MODE", False)
 # arrive, and how long an upload no generation uses is kept.
 UPLOAD_MAX_IMAGE_MB = envint("UPLOAD_MAX_IMAGE_MB", 10, minimum=1)
 UPLOAD_MAX_VIDEO_MB = envint("UPLOAD_MAX_VIDEO_MB", 100, minimum=1)
+# What an image (an upload or a generation's image input) may decode to,
+# read from its header before anything decodes it: a small file may declare
+# a huge picture. The local renderer takes at most 25 megapixels whatever
+# this says (playground/providers/localrender/images.py).
+UPLOAD_MAX_IMAGE_MEGAPIXELS = envint("UPLOAD_MAX_IMAGE_MEGAPIXELS", 25, minimum=1)
+UPLOAD_MAX_IMAGE_FRAMES = envint("UPLOAD_MAX_IMAGE_FRAMES", 100, minimum=1)
 UPLOAD_RETENTION_HOURS = envint("UPLOAD_RETENTION_HOURS", 24, minimum=1)
 
 

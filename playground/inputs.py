@@ -2,6 +2,8 @@
 
 Files on our own media storage (uploads, earlier results) are read directly;
 anything else is fetched behind the SSRF guard with type and size limits.
+Images must also stay within the uploads' pixel and frame limits, checked
+from their headers before the renderer decodes them.
 """
 
 import shutil
@@ -11,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 from django.core.files.storage import default_storage
 
+from playground import uploads
 from playground.outbound import FetchError, UnsafeURL, fetch_to_file, sniff_type
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
@@ -46,12 +49,18 @@ def localize(url: str, dest: Path, *, kind: str) -> Path:
         allowed, limit = VIDEO_TYPES, settings.UPLOAD_MAX_VIDEO_MB * 1024 * 1024
     name = own_media_name(url)
     if name is not None:
-        return _copy_from_storage(name, dest, allowed, limit, url)
-    try:
-        fetched = fetch_to_file(url, dest, max_bytes=limit, allowed_types=allowed)
-    except (FetchError, UnsafeURL) as exc:
-        raise InputError(f"Cannot use {kind} URL {url}: {exc}") from None
-    return fetched.path
+        path = _copy_from_storage(name, dest, allowed, limit, url)
+    else:
+        try:
+            path = fetch_to_file(url, dest, max_bytes=limit, allowed_types=allowed).path
+        except (FetchError, UnsafeURL) as exc:
+            raise InputError(f"Cannot use {kind} URL {url}: {exc}") from None
+    if kind == "image":
+        try:
+            uploads.check_image(path)
+        except uploads.UploadRefused as exc:
+            raise InputError(f"Cannot use image URL {url}: {exc}") from None
+    return path
 
 
 def _copy_from_storage(name: str, dest: Path, allowed, limit: int, url: str) -> Path:

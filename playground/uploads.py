@@ -5,7 +5,9 @@ stores through `store_upload`. A file's type is judged by its content, never
 by its name or the Content-Type it came with, and its size limit (which
 depends on that type) is enforced while the bytes arrive: `Meter` counts
 them, and `LimitedUploadHandler` applies it to multipart requests before
-anything reaches storage.
+anything reaches storage. An image must also stay within the pixels and
+frames it may decode to (`check_image`, playground/imagelimits.py): a small
+file may declare a huge picture.
 
 Uploads live in the default storage at `uploads/<random token>/<name>`: the
 path is the capability, as with result files. The engine reads them from
@@ -38,6 +40,7 @@ from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandl
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from playground import imagelimits
 from playground.models import Upload
 from playground.outbound import SNIFF_BYTES, extension_for, human_size, sniff_type
 from playground.outbound.sniff import describe_content
@@ -112,6 +115,20 @@ def judge(head: bytes, size: int, kinds: Iterable[str] = ALL_KINDS) -> str:
     if size > limit:
         raise UploadRefused(_too_big(mime, limit))
     return mime
+
+
+def check_image(path: Path) -> None:
+    """UploadRefused when the image at `path` would decode past
+    UPLOAD_MAX_IMAGE_MEGAPIXELS per frame or UPLOAD_MAX_IMAGE_FRAMES frames,
+    or its header cannot be read; only the header is read."""
+    try:
+        imagelimits.check(
+            path,
+            max_pixels=settings.UPLOAD_MAX_IMAGE_MEGAPIXELS * 1_000_000,
+            max_frames=settings.UPLOAD_MAX_IMAGE_FRAMES,
+        )
+    except ValueError as exc:  # ImageTooLarge is one
+        raise UploadRefused(str(exc)) from None
 
 
 def _too_big(mime: str | None, limit: int) -> str:
@@ -289,6 +306,7 @@ def store_upload(
     UploadRefused when it is empty, not an accepted type (judged by content)
     or over that type's size limit; nothing is stored then. `metadata` is
     kept with the upload as given (a JSON object the caller has checked).
+    An image past its pixel or frame limits is refused too (`check_image`).
     """
     kinds = tuple(kinds)
     if not original_name and not isinstance(source, str | Path):
@@ -299,6 +317,8 @@ def store_upload(
         with path.open("rb") as body:
             head = body.read(SNIFF_BYTES)
             mime = judge(head, size, kinds)
+            if mime in KIND_TYPES[IMAGE]:
+                check_image(path)
             body.seek(0)
             md5, sha256 = digests(body)
             file_id = new_file_id()

@@ -3,7 +3,8 @@
 It authenticates the Bearer key (request.api_key: the key's record, with the
 ids of its user, team and credit account; request.user: the user, read from
 the database when a view first uses it), enforces
-maintenance mode and the per-key request rate, and turns every error —
+maintenance mode, the per-key request rate and the per-address count of bad
+keys, and turns every error —
 ours, the core's, or an unexpected one — into the contract's own error
 envelope. Views only parse, call the core and render.
 """
@@ -45,8 +46,11 @@ def api_view(*, methods: tuple[str, ...], render_error: ErrorRenderer, input_pre
                     raise ApiError(455, "The service is under maintenance. Try again later.")
                 if request.method not in methods:
                     raise ApiError(405, f"Use {' or '.join(methods)} for this endpoint.")
-                api_key = apikeys.check(bearer_key(request))
+                raw_key = bearer_key(request)
+                api_key = apikeys.check(raw_key)
                 if api_key is None:
+                    if raw_key:
+                        limits.count_bad_key(request)
                     raise ApiError(
                         401,
                         "Missing or invalid API key. Send it as 'Authorization: Bearer <key>'.",

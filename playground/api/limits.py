@@ -1,4 +1,5 @@
-"""The per-key request rate, and the requests allowed to wait (`Prefer: wait`), in the cache.
+"""The per-key request rate, the requests allowed to wait (`Prefer: wait`) and the
+per-address count of bad keys, in the cache.
 
 The counter is soft, as rate limits may be: a fixed one-minute window in the
 cache, shared by every server process through Redis when REDIS_URL is set.
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.core.cache import cache
 
-from accounts import redis_client
+from accounts import redis_client, throttle
 from playground.contracts.errors import ApiError
 
 # A window's counter outlives its minute a little, then expires.
@@ -32,6 +33,29 @@ def count_request(api_key) -> None:
             429,
             f"Rate limit exceeded: {settings.API_REQUESTS_PER_MINUTE} requests per minute "
             f"for this API key. Retry in {retry_after} s.",
+            code="rate_limit_exceeded",
+            retry_after=retry_after,
+        )
+
+
+def count_bad_key(request) -> None:
+    """Count a request whose key was wrong, revoked or malformed against its
+    client address; 429 past API_BAD_KEYS_PER_ADDRESS in the window.
+
+    The key is checked first and a valid one is served whatever its
+    address's count: keys are 256 random bits, so the count is not what
+    keeps them safe. It tells a client that keeps sending a wrong key to
+    stop, without one such client behind a shared address (an office NAT,
+    a CI runner) locking out the working keys of the others. A request that
+    sends no key at all guesses nothing and is not counted.
+    """
+    retry_after = throttle.count_failure(throttle.api_bad_keys(), throttle.client_address(request))
+    if retry_after:
+        raise ApiError(
+            429,
+            f"Too many requests with an invalid API key from your address: "
+            f"{settings.API_BAD_KEYS_PER_ADDRESS} per {settings.API_BAD_KEY_WINDOW_SECONDS} s "
+            f"are answered. Check the key, and retry in {retry_after} s.",
             code="rate_limit_exceeded",
             retry_after=retry_after,
         )

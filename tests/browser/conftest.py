@@ -81,14 +81,50 @@ def browser():
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
+# Runs in every document before its own scripts: each Content-Security-Policy
+# violation the page reports is handed to the test. Chromium runs init scripts
+# through DevTools, which the policy does not govern.
+REPORT_CSP_VIOLATIONS = """
+window.cspViolationsSeen = 0;
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.reportCspViolation(
+    `${event.violatedDirective} blocked ${event.blockedURI || "inline code"}` +
+      ` at ${event.sourceFile || event.documentURI}:${event.lineNumber}`
+  );
+  window.cspViolationsSeen += 1;
+});
+"""
+
+
 @pytest.fixture
-def page(browser, live_server, transactional_db):
+def csp_violations() -> list[str]:
+    """The Content-Security-Policy violations the test's pages reported so far."""
+    return []
+
+
+@pytest.fixture
+def page(browser, live_server, transactional_db, csp_violations):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+
+    def report(violation: str) -> None:
+        csp_violations.append(violation)
+
+    def console(message) -> None:
+        # Chromium also logs each violation (inline code, eval) on the console.
+        if "Content Security Policy" in message.text:
+            csp_violations.append(message.text)
+
+    context.expose_function("reportCspViolation", report)
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
     page = context.new_page()
+    page.on("console", console)
     page.set_default_timeout(15_000)
     yield page
     context.close()
+    # Every walk-through fails on a violation: it is a page feature broken
+    # in production browsers, whatever the test itself checked.
+    assert csp_violations == [], "Content-Security-Policy violations:\n" + "\n".join(csp_violations)
 
 
 @pytest.fixture
