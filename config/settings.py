@@ -100,6 +100,8 @@ MIDDLEWARE = [
     "playground.ops.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Counts and times every request but static files' (GET /metrics).
+    "playground.metrics.RequestMetricsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -341,6 +343,8 @@ API_WAITS_PER_PROCESS = envint("API_WAITS_PER_PROCESS", 4, minimum=0)
 API_KEY_CACHE_SECONDS = envint("API_KEY_CACHE_SECONDS", 60, minimum=0)
 # Answer every API call with 455 (maintenance) while on.
 MAINTENANCE_MODE = envbool("MAINTENANCE_MODE", False)
+# The bearer token Prometheus sends to GET /metrics; empty: /metrics answers 404.
+METRICS_TOKEN = envstr("METRICS_TOKEN")
 
 # Uploads (POST /api/file-stream-upload, /api/file-base64-upload,
 # /api/file-url-upload): size limits by type, enforced while the bytes

@@ -4,6 +4,7 @@ from playground.api import (
     docs,
     generate_task,
     jobs,
+    metrics,
     openai_videos,
     openapi,
     replicate_files,
@@ -15,6 +16,8 @@ from playground.api import (
 
 urlpatterns = [
     path("api/openapi.json", openapi.openapi_json, name="openapi"),
+    # Prometheus's scrape, behind METRICS_TOKEN (playground/api/metrics.py).
+    path("metrics", metrics.metrics, name="metrics"),
     path("docs/", docs.docs_index, name="docs"),
     path("docs/models/<path:model>/", docs.model_docs, name="docs-model"),
     path(
