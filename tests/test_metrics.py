@@ -14,38 +14,14 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 from django.utils import timezone
-from prometheus_client.parser import text_string_to_metric_families
 
 from playground import metrics, services
 from playground.models import Generation
+from tests.prometheus import exposed_names, parse, value
 
 TOKEN = "metrics-test-token-3f9a"
 DASHBOARD = Path(__file__).resolve().parent.parent / "docs" / "grafana-dashboard.json"
 PROMPT = "A lighthouse at night, waves below"
-# The suffixes of the samples each metric type exposes, as PromQL names them.
-SAMPLE_SUFFIXES = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"], "gauge": [""]}
-
-
-def parse(text: str) -> list:
-    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
-
-
-def value(samples: list, name: str, **labels: str) -> float:
-    """The sum of the samples named `name` whose labels include `labels` (0 when none)."""
-    return sum(
-        sample.value
-        for sample in samples
-        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
-    )
-
-
-def exposed_names(text: str) -> set[str]:
-    """Every metric name a PromQL query may use against this scrape, samples or not yet."""
-    names = set()
-    for family in text_string_to_metric_families(text):
-        names.update(family.name + suffix for suffix in SAMPLE_SUFFIXES[family.type])
-        names.update(sample.name for sample in family.samples)
-    return names
 
 
 @pytest.fixture
