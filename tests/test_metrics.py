@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 from django.utils import timezone
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as openmetrics_families,
+)
 
 from playground import metrics, services
 from playground.models import Generation
@@ -52,6 +55,17 @@ def test_it_refuses_a_scrape_without_the_token(client, settings, db, authorizati
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == 'Bearer realm="metrics"'
     assert b"reelgate_" not in response.content
+
+
+def test_it_answers_prometheus_in_openmetrics_when_asked(client, settings, db):
+    settings.METRICS_TOKEN = TOKEN
+    accept = "application/openmetrics-text;version=1.0.0;q=0.6,text/plain;version=0.0.4;q=0.3"
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}", HTTP_ACCEPT=accept)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/openmetrics-text; version=1.0.0")
+    families = {f.name: f.type for f in openmetrics_families(response.content.decode())}
+    assert families["reelgate_generations_created"] == "counter"
+    assert families["reelgate_queue_depth"] == "gauge"
 
 
 def test_it_counts_requests_by_contract_route_and_status(client, scrape, alice_key):
