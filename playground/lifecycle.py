@@ -28,9 +28,9 @@ from django.db.models.functions import Coalesce, Least, RowNumber
 from django.utils import timezone
 
 from accounts import ledger
-from playground import metrics, notify
+from playground import notify
 from playground.models import Generation, GenerationEvent
-from playground.ops import logs
+from playground.ops import logs, metrics
 
 log = logging.getLogger(__name__)
 

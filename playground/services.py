@@ -16,9 +16,9 @@ from django.utils import timezone
 from accounts import ledger
 from accounts.keycache import KeyRecord
 from accounts.models import ApiKey, Team
-from playground import catalog, lifecycle, metrics, providers, queue, uploads
+from playground import catalog, lifecycle, providers, queue, uploads
 from playground.models import Generation, GenerationEvent
-from playground.ops import logs
+from playground.ops import logs, metrics
 
 log = logging.getLogger(__name__)
 IDEMPOTENCY_WINDOW = timedelta(hours=24)

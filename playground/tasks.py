@@ -16,9 +16,9 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from playground import lifecycle, metrics, moderation, providers, queue, results
+from playground import lifecycle, moderation, providers, queue, results
 from playground.models import Generation
-from playground.ops import logs
+from playground.ops import logs, metrics
 from playground.outbound import FetchError, UnsafeURL
 from playground.providers import breaker
 from playground.providers.base import (

@@ -18,8 +18,9 @@ from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as openmetrics_families,
 )
 
-from playground import metrics, services
+from playground import services
 from playground.models import Generation
+from playground.ops import metrics
 from tests.prometheus import exposed_names, parse, value
 
 TOKEN = "metrics-test-token-3f9a"

@@ -4,7 +4,6 @@ from playground.api import (
     docs,
     generate_task,
     jobs,
-    metrics,
     openai_videos,
     openapi,
     replicate_files,
@@ -16,8 +15,6 @@ from playground.api import (
 
 urlpatterns = [
     path("api/openapi.json", openapi.openapi_json, name="openapi"),
-    # Prometheus's scrape, behind METRICS_TOKEN (playground/api/metrics.py).
-    path("metrics", metrics.metrics, name="metrics"),
     path("docs/", docs.docs_index, name="docs"),
     path("docs/models/<path:model>/", docs.model_docs, name="docs-model"),
     path(

@@ -32,9 +32,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Profile
-from playground import metrics, outbound, queue
+from playground import outbound, queue
 from playground.lifecycle import worker_name
-from playground.ops import logs
+from playground.ops import logs, metrics
 from playground.webhooks import signing
 from playground.webhooks.events import TASK
 from playground.webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
@@ -66,7 +66,7 @@ class Outcome:
 
     @property
     def label(self) -> str:
-        """The outcome as the attempts' counter names it (playground/metrics.py)."""
+        """The outcome as the attempts' counter names it (playground/ops/metrics.py)."""
         if self.ok:
             return "delivered"
         if self.final:

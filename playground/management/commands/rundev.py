@@ -4,8 +4,9 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from playground import metrics, providers, queue
+from playground import providers, queue
 from playground.management.supervisor import Supervisor
+from playground.ops import metrics
 from playground.secretbox import SecretsUnreadable
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from playground import metrics, providers, queue
+from playground import providers, queue
 from playground.management.supervisor import Supervisor
+from playground.ops import metrics
 from playground.secretbox import SecretsUnreadable
 
 ROLES = ("web", "worker", "sweeper", "poller")

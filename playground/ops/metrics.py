@@ -4,7 +4,7 @@ Every process of an install counts its own: gunicorn's workers count
 requests and creates, django-q2's workers successes, failures and
 deliveries, the poller its polls. In multiprocess mode each process writes
 its figures to files in PROMETHEUS_MULTIPROC_DIR, and GET /metrics adds up
-every file (playground/scrape.py). prometheus_client chooses the mode once,
+every file (playground/ops/scrape.py). prometheus_client chooses the mode once,
 when it is imported, from that variable: `manage.py serve` and `rundev` make
 a fresh directory (`multiprocess_env`) and give it to every process they
 start. Without it each process keeps its own figures in memory, and /metrics
@@ -12,7 +12,7 @@ shows those of the web process that answers.
 
 Only counters and histograms live here: a gauge summed over processes means
 nothing, so what is true now (the queue's depth, the credits on hold) is
-read from the database at each scrape instead (playground/scrape.py).
+read from the database at each scrape instead (playground/ops/scrape.py).
 
 Events inside a transaction are counted when it commits (`_on_commit`): a
 rolled-back transition counted nothing. Labels stay few: a model id, a
@@ -26,14 +26,12 @@ https://prometheus.github.io/client_python/multiprocess/
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -180,57 +178,6 @@ def delivery_attempted(kind: str, outcome: str) -> None:
 
 def delivery_finished(kind: str, outcome: str) -> None:
     deliveries_finished.labels(kind, outcome).inc()
-
-
-# The contract of a route served by playground/api/<module>.py, by module;
-# other API modules (uploads, docs, openapi, upstream_callbacks, metrics)
-# are named for themselves. The names are those of Generation.contract.
-API_CONTRACTS = {
-    "jobs": "jobs",
-    "video_generations": "video_generations",
-    "generate_task": "generate_task",
-    "openai_videos": "openai",
-    "replicate_predictions": "replicate",
-    "replicate_files": "replicate",
-}
-API_PACKAGE = "playground.api."
-METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
-
-
-def route_labels(request: HttpRequest) -> tuple[str, str]:
-    """(contract, route) of a request: from the route it resolved to, never its path."""
-    match = getattr(request, "resolver_match", None)
-    if match is None:
-        return "none", "unmatched"
-    module = getattr(match.func, "__module__", "") or ""
-    if module.startswith(API_PACKAGE):
-        name = module.removeprefix(API_PACKAGE)
-        contract = API_CONTRACTS.get(name, name)
-    elif "admin" in match.namespaces:
-        contract = "admin"
-    elif match.url_name == "media":
-        contract = "media"
-    else:
-        contract = "pages"
-    return contract, match.view_name
-
-
-class RequestMetricsMiddleware:
-    """Counts every request the project's routes answer, and times it."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        started = time.perf_counter()
-        response = self.get_response(request)
-        elapsed = time.perf_counter() - started
-        contract, route = route_labels(request)
-        # A client may send any method name: unknown ones share one label.
-        method = request.method if request.method in METHODS else "other"
-        http_requests.labels(contract, route, method, str(response.status_code)).inc()
-        http_request_seconds.labels(contract, route, method).observe(elapsed)
-        return response
 
 
 def multiprocess_env(environ: Mapping[str, str]) -> dict[str, str]:

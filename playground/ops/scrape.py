@@ -1,6 +1,6 @@
 """What GET /metrics answers: every process's counters, and gauges read from the database.
 
-The counters (playground/metrics.py) come from the files of every process
+The counters (ops.metrics) come from the files of every process
 in multiprocess mode, or from this process's memory without it. The gauges
 are what is true now, so they are read from the database at each scrape,
 exact whichever process answers: the queue's depth and the age of its
@@ -24,8 +24,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from accounts.models import CreditAccount
-from playground import lifecycle, metrics
+from playground import lifecycle
 from playground.models import Generation
+from playground.ops import metrics
 from playground.webhooks.models import Delivery
 
 
