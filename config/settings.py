@@ -100,6 +100,8 @@ MIDDLEWARE = [
     "playground.ops.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Counts and times every request but static files' (GET /metrics).
+    "playground.ops.middleware.RequestMetricsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -369,6 +371,8 @@ API_BAD_KEYS_PER_ADDRESS = envint("API_BAD_KEYS_PER_ADDRESS", 30, minimum=1)
 API_BAD_KEY_WINDOW_SECONDS = envint("API_BAD_KEY_WINDOW_SECONDS", 300, minimum=1)
 # Answer every API call with 455 (maintenance) while on.
 MAINTENANCE_MODE = envbool("MAINTENANCE_MODE", False)
+# The bearer token Prometheus sends to GET /metrics; empty: /metrics answers 404.
+METRICS_TOKEN = envstr("METRICS_TOKEN")
 
 # Uploads (POST /api/file-stream-upload, /api/file-base64-upload,
 # /api/file-url-upload): size limits by type, enforced while the bytes

@@ -11,6 +11,8 @@ urlpatterns = [
     # Load balancers' probes (docs/deploy.md): no key, no login, no redirect.
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
+    # Prometheus's scrape, behind METRICS_TOKEN.
+    path("metrics", ops.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -30,7 +30,7 @@ from django.utils import timezone
 from accounts import ledger
 from playground import notify
 from playground.models import Generation, GenerationEvent
-from playground.ops import logs
+from playground.ops import logs, metrics
 
 log = logging.getLogger(__name__)
 
@@ -367,7 +367,7 @@ def succeed(generation_id: int, worker: str, **result) -> bool:
         ).update(state=Generation.SUCCESS, progress=100, **_closing(now), **result)
         if not won:
             return False
-        generation = Generation.objects.only("task_id").get(pk=generation_id)
+        generation = _settled(generation_id)
         entry = ledger.capture(generation.hold_reference, note=f"generation {generation.task_id}")
         charged = -entry.amount if entry is not None else ledger.ZERO
         Generation.objects.filter(pk=generation_id).update(charged_credits=charged)
@@ -375,6 +375,12 @@ def succeed(generation_id: int, worker: str, **result) -> bool:
             generation_id, Generation.GENERATING, Generation.SUCCESS, f"charged {charged}", worker
         )
         _after_finish(generation_id)
+        metrics.generation_succeeded(
+            generation.model_id,
+            _provider_name(generation),
+            (now - generation.created_at).total_seconds(),
+            charged,
+        )
     with logs.task(generation.task_id):
         log.info("generation %s succeeded: charged %s", generation.task_id, charged)
     return True
@@ -405,13 +411,29 @@ def fail(
         )
         if not won:
             return False
-        generation = Generation.objects.only("task_id").get(pk=generation_id)
-        ledger.release(generation.hold_reference, note=f"{code}: nothing charged")
+        generation = _settled(generation_id)
+        entry = ledger.release(generation.hold_reference, note=f"{code}: nothing charged")
         _event(generation_id, before, Generation.FAIL, f"{code}: {message}", worker or "")
         _after_finish(generation_id)
+        released = -entry.held_change if entry is not None else ledger.ZERO
+        metrics.generation_failed(generation.model_id, _provider_name(generation), code, released)
     with logs.task(generation.task_id):
         log.info("generation %s failed: %s %s", generation.task_id, code, message)
     return True
+
+
+def _settled(generation_id: int) -> Generation:
+    """What a finishing transition reads back: for its ledger note and its counts."""
+    # The provider's name in the same query: a join, not a second round trip.
+    return (
+        Generation.objects.select_related("provider")
+        .only("task_id", "model_id", "created_at", "provider__name")
+        .get(pk=generation_id)
+    )
+
+
+def _provider_name(generation: Generation) -> str:
+    return generation.provider.name if generation.provider is not None else ""
 
 
 # The deliveries a transition owes are made inside its transaction: a worker

@@ -18,7 +18,7 @@ from accounts.keycache import KeyRecord
 from accounts.models import ApiKey, Team
 from playground import catalog, lifecycle, providers, queue, uploads
 from playground.models import Generation, GenerationEvent
-from playground.ops import logs
+from playground.ops import logs, metrics
 
 log = logging.getLogger(__name__)
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -135,6 +135,9 @@ def submit(
                 note=f"generation {generation.task_id}",
             )
             _check_unfinished(api_key, owner_id, team_id)
+            # Counted before the dispatch's hand-off: a queue that is down
+            # when it runs loses no count (the sweeper sends the task later).
+            metrics.generation_created(spec.id, contract, price.credits)
             if not to_pollers(routed[0]):
                 queue.dispatch_run(generation.pk, render=render)
     except IntegrityError:

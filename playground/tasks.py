@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from playground import lifecycle, moderation, providers, queue, results
 from playground.models import Generation
-from playground.ops import logs
+from playground.ops import logs, metrics
 from playground.outbound import FetchError, UnsafeURL
 from playground.providers import breaker
 from playground.providers.base import (
@@ -284,6 +284,7 @@ def polled(generation: Generation, worker: str, outcome, workdir: Path | None) -
     in upstream_state (READY) so the worker need not ask the upstream again.
     """
     breaker.answered(generation.provider_id, seen=generation.provider)
+    _count_poll(generation, POLL_OUTCOMES.get(type(outcome), "failed"))
     if isinstance(outcome, Running):
         progress = outcome.progress if outcome.progress is not None else _estimate(generation)
         delay = outcome.retry_after or _backoff(generation.poll_count + 1)
@@ -304,8 +305,17 @@ def hand_to_worker(generation: Generation, worker: str, *, state: dict | None = 
         queue.enqueue("playground.tasks.poll_generation", generation.pk, generation.poll_count)
 
 
+POLL_OUTCOMES = {Running: "running", Succeeded: "succeeded", Failed: "failed"}
+
+
+def _count_poll(generation: Generation, outcome: str) -> None:
+    provider = generation.provider.name if generation.provider is not None else ""
+    metrics.poll_done(provider, outcome)
+
+
 def poll_failed(generation: Generation, worker: str, exc: PollError) -> None:
     breaker.failed(generation.provider_id, f"poll failed: {exc}")
+    _count_poll(generation, "error")
     if generation.poll_errors + 1 >= settings.POLL_ERROR_BUDGET:
         lifecycle.fail(
             generation.pk,
@@ -323,6 +333,7 @@ def poll_crashed(generation: Generation, worker: str, exc: Exception) -> None:
     # Without this the same crashing poll would come back again and again
     # until the deadline.
     log.exception("polling %s crashed", generation.task_id)
+    _count_poll(generation, "crashed")
     lifecycle.fail(
         generation.pk,
         Generation.FailCode.INTERNAL_ERROR,

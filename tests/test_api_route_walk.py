@@ -3,7 +3,7 @@ its contract's 4xx: never a 500, never another team's data.
 
 The routes come from Django's resolver, not from a list kept by hand: each one
 must be in ROUTES (an API route: its contract, and what each method takes) or
-in NOT_API (pages, admin, media, docs, upstream callbacks), so a route added
+in NOT_API (pages, admin, media, docs, upstream callbacks, probes, metrics), so a route added
 later without an entry fails here, by name, and so does one the OpenAPI
 document leaves out. Each API route then gets, per method: no key, a bad
 key, a method it does not take, and where they apply another team's id, an
@@ -167,9 +167,11 @@ NOT_API = {
     "docs-model",
     # upstreams call it with a token in the path, not a key
     "upstream-callback",
-    # a load balancer's probes: no key, nothing of a team's (tests/test_health.py)
+    # operators' probes (tests/test_health.py) and Prometheus's scrape with
+    # its own token (tests/test_metrics.py)
     "healthz",
     "readyz",
+    "metrics",
     # browser pages
     "home",
     "model-validate",

@@ -34,7 +34,7 @@ from django.utils import timezone
 from accounts.models import Profile
 from playground import outbound, queue
 from playground.lifecycle import worker_name
-from playground.ops import logs
+from playground.ops import logs, metrics
 from playground.webhooks import signing
 from playground.webhooks.events import TASK
 from playground.webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
@@ -64,6 +64,15 @@ class Outcome:
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
 
+    @property
+    def label(self) -> str:
+        """The outcome as the attempts' counter names it (playground/ops/metrics.py)."""
+        if self.ok:
+            return "delivered"
+        if self.final:
+            return "refused"
+        return "rejected" if self.status is not None else "unreachable"
+
 
 def deliver(delivery_id: int, attempt_count: int) -> None:
     """The django-q2 task: send a pending delivery, retrying quickly, then hand it back."""
@@ -77,7 +86,7 @@ def deliver(delivery_id: int, attempt_count: int) -> None:
         except Exception:
             log.exception("delivery %s crashed", delivery_id)
             # Back to the sweeper after an interval; a crash loop ends with the window.
-            _reschedule(delivery_id, worker, _window_end(delivery), _background_delay(1))
+            _reschedule(delivery, worker, _window_end(delivery), _background_delay(1))
 
 
 def claim(delivery_id: int, worker: str, attempt_count: int) -> Delivery | None:
@@ -136,7 +145,7 @@ def _run(delivery: Delivery, worker: str) -> None:
             return
         due = min(now + timedelta(seconds=pause), end)
         if not inline:
-            _reschedule(delivery.pk, worker, end, pause)
+            _reschedule(delivery, worker, end, pause)
             return
         if not _renew(delivery.pk, worker, (due - now).total_seconds()):
             return
@@ -223,6 +232,9 @@ def _record(delivery: Delivery, worker: str, outcome: Outcome) -> bool:
             error=outcome.error[:2000],
             worker=worker,
         )
+    metrics.delivery_attempted(delivery.kind, outcome.label)
+    if kept and (outcome.ok or outcome.final):
+        metrics.delivery_finished(delivery.kind, "delivered" if outcome.ok else "failed")
     if kept:
         delivery.refresh_from_db()
     log.info(
@@ -246,21 +258,24 @@ def _renew(delivery_id: int, worker: str, pause: float) -> bool:
     return bool(kept)
 
 
-def _reschedule(delivery_id: int, worker: str, end: datetime, pause: float) -> None:
+def _reschedule(delivery: Delivery, worker: str, end: datetime, pause: float) -> None:
     """Hand the delivery to the sweeper for its next attempt, or give up past the window."""
     now = timezone.now()
-    rows = Delivery.objects.filter(pk=delivery_id, status=Delivery.PENDING, lease_holder=worker)
+    rows = Delivery.objects.filter(pk=delivery.pk, status=Delivery.PENDING, lease_holder=worker)
     if now >= end:
-        rows.update(status=Delivery.FAILED, **_released())
+        if rows.update(status=Delivery.FAILED, **_released()):
+            metrics.delivery_finished(delivery.kind, "failed")
         return
     due = min(now + timedelta(seconds=pause), end)
     rows.update(next_attempt_at=due, lease_holder="", lease_expires_at=None)
 
 
 def _give_up(delivery: Delivery, worker: str) -> None:
-    Delivery.objects.filter(pk=delivery.pk, status=Delivery.PENDING, lease_holder=worker).update(
-        status=Delivery.FAILED, **_released()
-    )
+    given_up = Delivery.objects.filter(
+        pk=delivery.pk, status=Delivery.PENDING, lease_holder=worker
+    ).update(status=Delivery.FAILED, **_released())
+    if given_up:
+        metrics.delivery_finished(delivery.kind, "failed")
     log.warning(
         "delivery %s to %s failed after %s attempts",
         delivery.pk,

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 
 from playground.models import Generation
 from tests.processes import ManagedProcess, process_env, wait_for
+from tests.prometheus import parse, value
 from tests.reliability.conftest import wait_all_finished
 from tests.reliability.stack import (
     children_of,
@@ -20,6 +21,7 @@ from tests.reliability.stack import (
 )
 
 BODY = {"model": "kling/v2-1", "input": {"prompt": "A lighthouse", "resolution": "480p"}}
+METRICS_TOKEN = "serve-metrics-token"
 
 
 def test_it_refuses_to_start_without_postgresql_and_redis(settings):
@@ -37,7 +39,7 @@ def serve(transactional_db, instant_provider, tmp_path, settings):
     """`manage.py serve` with two clusters, on a queue of its own."""
     port = free_port()
     prefix = f"{settings.KEY_PREFIX}-serve-{port}"
-    env = process_env(KEY_PREFIX=prefix, Q_CLUSTERS="2")
+    env = process_env(KEY_PREFIX=prefix, Q_CLUSTERS="2", METRICS_TOKEN=METRICS_TOKEN)
     process = ManagedProcess("serve", ["serve", "--port", str(port)], env, tmp_path)
     process.url = f"http://127.0.0.1:{port}"
     process.prefix = prefix
@@ -82,6 +84,9 @@ def test_it_runs_web_clusters_sweeper_and_poller_and_ctrl_c_stops_them_all(serve
     assert sum("manage.py poller" in command for command in commands) == 1, commands
     queues = [environ(pid).get("Q_CLUSTER_NAME") for pid in children]
     assert queues.count(f"{serve.prefix}-renders") == 1, queues
+    # Every process counts into the one directory /metrics adds up.
+    (metrics_dir,) = {environ(pid).get("PROMETHEUS_MULTIPROC_DIR") for pid in children}
+    assert metrics_dir and Path(metrics_dir).is_dir()
 
     headers = {"Authorization": f"Bearer {alice_key}"}
     answer = httpx.post(serve.url + "/api/v1/jobs/createTask", json=BODY, headers=headers)
@@ -89,9 +94,20 @@ def test_it_runs_web_clusters_sweeper_and_poller_and_ctrl_c_stops_them_all(serve
     (generation,) = wait_all_finished([answer.json()["data"]["taskId"]], timeout=60)
     assert generation.state == Generation.SUCCESS
 
+    def counted():
+        scrape = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+        samples = parse(httpx.get(serve.url + "/metrics", headers=scrape, timeout=10).text)
+        return samples if value(samples, "reelgate_generations_succeeded_total") else None
+
+    # Created in a gunicorn worker, made in a cluster's worker: one scrape has both.
+    samples = wait_for(counted, timeout=15, interval=0.2, message="the success to be counted")
+    assert value(samples, "reelgate_generations_created_total", contract="jobs") == 1
+    assert value(samples, "reelgate_generations_succeeded_total", provider="Instant") == 1
+
     serve.popen.send_signal(signal.SIGINT)
     assert serve.popen.wait(timeout=45) == 0
     wait_gone(children)
+    assert not Path(metrics_dir).exists()  # the run's own, removed with it
 
 
 @needs_services

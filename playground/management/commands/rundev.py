@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from playground import providers, queue
 from playground.management.supervisor import Supervisor
+from playground.ops import metrics
 from playground.secretbox import SecretsUnreadable
 
 
@@ -26,15 +27,23 @@ class Command(BaseCommand):
         except SecretsUnreadable as exc:
             raise CommandError(str(exc)) from None
         manage = [sys.executable, "manage.py"]
+        # Every process counts into one directory, which /metrics adds up.
+        env = metrics.multiprocess_env(os.environ)
+        try:
+            self.run_all(manage, env, host, port)
+        finally:
+            metrics.remove_multiprocess_dir(os.environ, env)
+
+    def run_all(self, manage: list[str], env: dict, host: str, port: str) -> None:
         supervisor = Supervisor(stop_timeout=10)
-        supervisor.start("runserver", [*manage, "runserver", "--noreload", f"{host}:{port}"])
-        supervisor.start("qcluster", [*manage, "qcluster"])
+        web = [*manage, "runserver", "--noreload", f"{host}:{port}"]
+        supervisor.start("runserver", web, env)
+        supervisor.start("qcluster", [*manage, "qcluster"], env)
         if settings.RENDER_WORKERS:
-            env = queue.render_cluster_env(os.environ)
-            supervisor.start("renders", [*manage, "qcluster"], env)
-        supervisor.start("sweeper", [*manage, "sweeper"])
+            supervisor.start("renders", [*manage, "qcluster"], queue.render_cluster_env(env))
+        supervisor.start("sweeper", [*manage, "sweeper"], env)
         for number in range(settings.POLLERS):
-            supervisor.start(f"poller-{number + 1}", [*manage, "poller"])
+            supervisor.start(f"poller-{number + 1}", [*manage, "poller"], env)
         self.stdout.write(
             f"Reelgate on http://{host}:{port}/ with its worker, sweeper and poller. "
             "Ctrl-C stops them."

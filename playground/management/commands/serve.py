@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from playground import providers, queue
 from playground.management.supervisor import Supervisor
+from playground.ops import metrics
 from playground.secretbox import SecretsUnreadable
 
 ROLES = ("web", "worker", "sweeper", "poller")
@@ -100,31 +101,40 @@ class Command(BaseCommand):
             self.stderr.write("Warning: DEBUG is on; never in production.")
 
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        # Every process counts into one directory, which /metrics adds up.
+        env = metrics.multiprocess_env(os.environ)
+        try:
+            self.run_roles(wanted, manage, env, host, port)
+        finally:
+            metrics.remove_multiprocess_dir(os.environ, env)
+
+    def run_roles(
+        self, wanted: list[str], manage: list[str], env: dict, host: str, port: str
+    ) -> None:
         supervisor = Supervisor(stop_timeout=30)
         started = []
         if "web" in wanted:
-            supervisor.start("gunicorn", gunicorn_argv(host, port))
+            supervisor.start("gunicorn", gunicorn_argv(host, port), env)
             started.append(
                 f"gunicorn on http://{host}:{port}/ "
                 f"({settings.WEB_WORKERS} workers x {settings.WEB_THREADS} threads)"
             )
         if "worker" in wanted:
             for number in range(settings.Q_CLUSTERS):
-                supervisor.start(f"qcluster-{number + 1}", [*manage, "qcluster"])
+                supervisor.start(f"qcluster-{number + 1}", [*manage, "qcluster"], env)
             started.append(
                 f"{settings.Q_CLUSTERS} django-q2 cluster(s) of {settings.Q_CLUSTER['workers']} "
                 "workers"
             )
             if settings.RENDER_WORKERS:
-                env = queue.render_cluster_env(os.environ)
-                supervisor.start("renders", [*manage, "qcluster"], env)
+                supervisor.start("renders", [*manage, "qcluster"], queue.render_cluster_env(env))
                 started.append(f"a render cluster of {settings.RENDER_WORKERS} workers")
         if "sweeper" in wanted:
-            supervisor.start("sweeper", [*manage, "sweeper"])
+            supervisor.start("sweeper", [*manage, "sweeper"], env)
             started.append("the sweeper")
         if "poller" in wanted and settings.POLLERS:
             for number in range(settings.POLLERS):
-                supervisor.start(f"poller-{number + 1}", [*manage, "poller"])
+                supervisor.start(f"poller-{number + 1}", [*manage, "poller"], env)
             started.append(f"{settings.POLLERS} poller(s)")
         if not supervisor.children:
             raise CommandError("Nothing to run (Q_CLUSTERS=0 and no other role).")
