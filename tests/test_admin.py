@@ -15,7 +15,7 @@ def staff_client(client, alice):
     return client
 
 
-def test_admin_pages_render(staff_client, bob):
+def test_admin_opens_every_page_for_staff(staff_client, bob):
     for url in [
         "/admin/",
         "/admin/auth/user/",

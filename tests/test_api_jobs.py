@@ -189,7 +189,7 @@ def test_a_private_callback_url_is_refused_at_create_time(api, alice, settings):
     assert Generation.objects.get().callback_url == "http://127.0.0.1:9/hook"
 
 
-def test_credits_endpoints(api, alice):
+def test_the_credit_endpoints_count_a_hold_against_the_available_credits(api, alice):
     create(api)
     assert api.get("/api/v1/chat/credit").json()["data"] == 445.0
     assert api.get("/api/v1/account/credits").json()["data"] == {

@@ -92,7 +92,7 @@ def test_create_returns_a_file_whose_url_serves_the_same_bytes(
     assert (upload.owner, upload.used_at) == (alice, None)
 
 
-def test_get_list_and_delete_through_the_client(replicate_client, start_png):
+def test_the_client_gets_lists_and_deletes_files(replicate_client, start_png):
     first = replicate_client.files.create(start_png)  # a Path: the client opens it
     second = replicate_client.files.create(io.BytesIO(png((20, 90, 200))))
 

@@ -61,7 +61,7 @@ def test_apikey_create_prints_the_key_as_the_last_line(alice):
     assert key.user == alice and key.name == "laptop"
 
 
-def test_apikey_list_and_revoke(alice):
+def test_apikey_lists_and_revokes_a_key(alice):
     key, secret = apikeys.issue(alice, "old")
     assert f"{key.prefix}\told\tactive" in run("apikey", "list", "alice")
     assert "Revoked" in run("apikey", "revoke", key.prefix)
@@ -77,7 +77,7 @@ def test_apikey_refuses_unknown_user_and_prefix(db):
         run("apikey", "revoke", "rg_missing")
 
 
-def test_credits_grant(alice):
+def test_credits_grant_records_a_ledger_entry_and_refuses_a_negative_amount(alice):
     output = run("credits", "grant", "alice", "25.5", "--note", "bonus")
     assert "balance 525.50" in output
     entry = LedgerEntry.objects.filter(account__user=alice).first()

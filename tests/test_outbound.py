@@ -744,7 +744,7 @@ def test_it_works_in_a_forked_worker(server, allow_loopback):
         (b"", None),
     ],
 )
-def test_sniff_type(head, expected):
+def test_sniff_type_names_each_format_by_its_first_bytes_and_nothing_else(head, expected):
     assert outbound.sniff_type(head) == expected
 
 
