@@ -164,3 +164,20 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.1, message: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {message or predicate}")
         time.sleep(interval)
+
+
+def never(predicate, *, seconds: float, interval: float = 0.05, message: str = "") -> None:
+    """Poll `predicate` for `seconds`; fail the moment it returns something truthy.
+
+    For "nothing more happened" when nothing marks the end of the chance for
+    it to happen (a duplicate task another worker may still run): first
+    wait_for the event that must come before, then give the extra one this
+    long to show.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        if predicate():
+            raise AssertionError(f"{message or predicate} happened within {seconds} s")
+        if time.monotonic() > deadline:
+            return
+        time.sleep(interval)
