@@ -14,6 +14,7 @@ import io
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from ipaddress import ip_address
@@ -28,6 +29,7 @@ from playground import outbound
 from playground.outbound import FetchError, UnsafeURL
 from playground.outbound.guard import Policy, refusal_among
 from tests.httpservers import LoopbackServer, Reply
+from tests.processes import wait_for
 
 
 def _png() -> bytes:
@@ -458,12 +460,16 @@ def test_it_refuses_a_video_where_images_are_expected(server, tmp_path, allow_lo
 
 def test_it_stops_reading_at_the_size_limit(server, tmp_path, allow_loopback):
     sent = []
+    stopped = threading.Event()
 
     def chunks():
-        yield PNG  # a valid start, so only the size can stop it
-        for _ in range(2000):  # 128 MB if nobody stops it
-            sent.append(1)
-            yield bytes(65536)
+        try:
+            yield PNG  # a valid start, so only the size can stop it
+            for _ in range(2000):  # 128 MB if nobody stops it
+                sent.append(1)
+                yield bytes(65536)
+        finally:
+            stopped.set()  # cut off, or at the end had the client read on
 
     server.route("/big.png", Reply.stream(chunks))
 
@@ -474,7 +480,7 @@ def test_it_stops_reading_at_the_size_limit(server, tmp_path, allow_loopback):
     assert _leftovers(tmp_path) == []
     assert "content-length" not in server.requests[0].headers  # it was chunked
     # The server is cut off long before the end (socket buffers hold a few MB).
-    time.sleep(0.2)
+    wait_for(stopped.is_set, timeout=10, message="the server to stop sending")
     assert len(sent) < 500
 
 
