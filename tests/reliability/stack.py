@@ -240,7 +240,7 @@ class RedisServer:
 
     def restart(self, down_seconds: float = 0) -> None:
         self.stop()
-        time.sleep(down_seconds)
+        time.sleep(down_seconds)  # the outage itself: the drill wants Redis away this long
         self.start()
 
     def remove(self) -> None:

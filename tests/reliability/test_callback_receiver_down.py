@@ -78,6 +78,8 @@ def test_callbacks_reach_a_receiver_that_was_down_exactly_once(
 
     first = wait_for(first_attempt, timeout=30, message="the first callback attempt")
     down_until = first.first_attempt_at.timestamp() + DOWN_SECONDS
+    # The outage itself, not a wait for something to happen: the receiver
+    # stays down DOWN_SECONDS from the first attempt, as the drill says.
     time.sleep(max(0.0, down_until - time.time()))
 
     back_up_at = time.time()

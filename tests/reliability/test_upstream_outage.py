@@ -66,6 +66,8 @@ def test_an_upstream_outage_fails_nothing_and_every_generation_finishes(stacks, 
             task_ids = [create_task(stack, client, QUICK) for _ in range(COUNT)]
         wait_for(lambda: len(fake.tasks) == COUNT, timeout=60, message="every submit upstream")
         outage.begin()
+        # Midway by the outage's own clock: refused for OUTAGE / 2 s, every
+        # generation still has to be running, not failed.
         time.sleep(OUTAGE / 2)
         midway = Generation.objects.filter(task_id__in=task_ids)
         assert not midway.filter(state=Generation.FAIL).exists()
