@@ -1,11 +1,22 @@
 """playground.outbound: the SSRF guard, check_url, fetch_to_file, download_to, send, sniff_type.
 
-Requests go to real HTTP servers on 127.0.0.1 (tests/httpservers.py), and a
-bare listening socket shows when no connection was even attempted; httpx is
-never patched. The one stand-in is the `resolver` fixture: it gives a few
-made-up names (`*.test`) the addresses a test needs, because what a name
-like `localhost` resolves to differs from machine to machine. Every other
-name goes to the system resolver.
+The guard refuses loopback, private and other special addresses in any
+spelling, and URLs that are not plain http(s), before a connection is made
+and on every hop of a redirect, unless a setting or the call allows them.
+fetch_to_file and download_to judge a file's type by its content, stop at
+the size limit and the deadline, follow at most five redirects and send a
+key only to its own origin. send hands back any answer with its body capped,
+follows redirects only when asked, drops Authorization off the origin and
+keeps keys and query strings out of the log. The pooled client never lends
+a connection to a stricter call and works in a forked worker. (Polls over
+HTTP/2: tests/test_outbound_http2.py.)
+
+Requests go to real HTTP servers on 127.0.0.1 and 127.0.0.2
+(tests/httpservers.py), and a bare listening socket shows when no connection
+was even attempted; httpx is never patched. The one stand-in is the
+`resolver` fixture: it gives a few made-up names (`*.test`) the addresses a
+test needs, because what a name like `localhost` resolves to differs from
+machine to machine. Every other name goes to the system resolver.
 """
 
 from __future__ import annotations
@@ -568,6 +579,31 @@ def test_it_downloads_into_a_storage(server, tmp_path, allow_loopback):
     assert (tmp_path / "media" / "results" / "abc.mp4").read_bytes() == MP4
 
 
+def test_a_download_sends_its_key_headers_to_their_own_origin_only(
+    server, tmp_path, allow_loopback
+):
+    with LoopbackServer() as cdn:
+        cdn.route("/signed/a.png", body=PNG)
+        server.route("/files/a:download", Reply.redirect(cdn.url_for("/signed/a.png")))
+        key = {"x-goog-api-key": "AIza-upstream-secret", "Authorization": "Bearer tok-secret"}
+
+        outbound.fetch_to_file(
+            server.url_for("/files/a:download"),
+            tmp_path / "a.png",
+            max_bytes=1 << 20,
+            allowed_types=outbound.IMAGE_TYPES,
+            headers=key,
+        )
+
+        (asked,) = server.requests
+        assert asked.header("x-goog-api-key") == "AIza-upstream-secret"
+        assert asked.header("authorization") == "Bearer tok-secret"
+        (redirected,) = cdn.requests
+        assert redirected.header("x-goog-api-key") is None
+        assert redirected.header("authorization") is None
+    assert (tmp_path / "a.png").read_bytes() == PNG
+
+
 # send
 
 
@@ -752,28 +788,3 @@ def test_it_works_in_a_forked_worker(server, allow_loopback):
 )
 def test_sniff_type_names_each_format_by_its_first_bytes_and_nothing_else(head, expected):
     assert outbound.sniff_type(head) == expected
-
-
-def test_a_download_sends_its_key_headers_to_their_own_origin_only(
-    server, tmp_path, allow_loopback
-):
-    with LoopbackServer() as cdn:
-        cdn.route("/signed/a.png", body=PNG)
-        server.route("/files/a:download", Reply.redirect(cdn.url_for("/signed/a.png")))
-        key = {"x-goog-api-key": "AIza-upstream-secret", "Authorization": "Bearer tok-secret"}
-
-        outbound.fetch_to_file(
-            server.url_for("/files/a:download"),
-            tmp_path / "a.png",
-            max_bytes=1 << 20,
-            allowed_types=outbound.IMAGE_TYPES,
-            headers=key,
-        )
-
-        (asked,) = server.requests
-        assert asked.header("x-goog-api-key") == "AIza-upstream-secret"
-        assert asked.header("authorization") == "Bearer tok-secret"
-        (redirected,) = cdn.requests
-        assert redirected.header("x-goog-api-key") is None
-        assert redirected.header("authorization") is None
-    assert (tmp_path / "a.png").read_bytes() == PNG
