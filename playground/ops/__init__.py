@@ -15,6 +15,6 @@
                    /metrics, for Prometheus
 
 logs.py, models.py, health.py, metrics.py and scrape.py sit low: the
-lifecycle, the sweeper, the tasks and the poller use them. middleware.py and views.py are HTTP, and nothing below
-imports them.
+lifecycle, the sweeper, the tasks and the poller use them. middleware.py and
+views.py are HTTP, and nothing below imports them.
 """
