@@ -19,6 +19,7 @@ from accounts.models import ApiKey, Team
 from playground import catalog, lifecycle, providers, queue, uploads
 from playground.models import Generation, GenerationEvent
 from playground.ops import logs, metrics
+from playground.providers import routing
 
 log = logging.getLogger(__name__)
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -88,7 +89,7 @@ def submit(
     spec = catalog.get_spec(model)
     normalized = catalog.validate(spec.id, input)
     price = catalog.quote(spec.id, normalized)
-    routed = providers.route(spec.id)
+    routed = providers.route(spec.id, max_age=routing.SNAPSHOT_SECONDS)
     if not routed:
         raise ModelUnavailable(f"No provider is enabled for {spec.id}; ask an admin to enable one.")
     owner_id, team_id, account_id = _payer(user, api_key)

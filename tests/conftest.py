@@ -23,6 +23,7 @@ from accounts import apikeys, ledger
 from accounts.models import Team
 from accounts.teams import create_member
 from playground import queue
+from playground.providers import routing
 from tests import processes as processes_module
 from tests.processes import ManagedProcess, manage, process_env, wait_for
 
@@ -155,6 +156,13 @@ def shared_redis(settings):
     if keys:
         client.delete(*keys)
     client.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_routing():
+    """Each test routes on its own rows: a rolled-back test leaves none behind in
+    this process's snapshot of the enabled providers (providers/routing.py)."""
+    routing.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,7 @@ from tests.contract.fakes import (
     finish,
 )
 from tests.httpservers import Reply
+from tests.processes import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +101,41 @@ def test_the_breaker_opens_after_the_streak_and_closes_on_an_answer(settings):
     flaky.refresh_from_db()
     assert (flaky.failure_streak, flaky.cooling_until) == (0, None)
     assert names(providers.route(MODEL)) == ["flaky", "spare"]
+
+
+def test_a_create_routes_on_rows_read_at_most_a_snapshot_ago():
+    """Another process's change (an UPDATE sends no signal here) is seen once the
+    snapshot is older than its max age; a save in this process at once."""
+    Provider.objects.all().delete()
+    first = upstream("first", priority=1)
+    upstream("second", priority=2)
+    assert names(providers.route(MODEL, max_age=60)) == ["first", "second"]
+
+    Provider.objects.filter(pk=first.pk).update(enabled=False)
+    assert names(providers.route(MODEL, max_age=60)) == ["first", "second"]  # the snapshot
+    assert names(providers.route(MODEL)) == ["second"]  # workers read afresh
+    wait_for(
+        lambda: names(providers.route(MODEL, max_age=0.2)) == ["second"],
+        timeout=5,
+        message="the snapshot to age past its max age",
+    )
+
+    first.enabled = True
+    first.save()
+    assert names(providers.route(MODEL, max_age=60)) == ["first", "second"]
+
+
+def test_an_opening_breaker_reroutes_the_next_create_at_once(settings):
+    settings.PROVIDER_BREAKER_FAILURES = 1
+    Provider.objects.all().delete()
+    flaky = upstream("flaky", priority=1)
+    upstream("spare", priority=2)
+    assert names(providers.route(MODEL, max_age=60)) == ["flaky", "spare"]
+
+    breaker.failed(flaky.pk, "refused")
+    assert names(providers.route(MODEL, max_age=60)) == ["spare", "flaky"]
+    breaker.answered(flaky.pk)
+    assert names(providers.route(MODEL, max_age=60)) == ["flaky", "spare"]
 
 
 def test_a_refusing_upstream_fails_over_and_its_breaker_opens(worker, alice, settings):

@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from playground.models import Provider
+from playground.providers import routing
 
 
 def failed(provider_id: int, message: str) -> None:
@@ -23,9 +24,10 @@ def failed(provider_id: int, message: str) -> None:
     Provider.objects.filter(pk=provider_id).update(
         failure_streak=F("failure_streak") + 1, last_error=message[:2000], last_error_at=now
     )
-    Provider.objects.filter(
+    if Provider.objects.filter(
         pk=provider_id, failure_streak__gte=settings.PROVIDER_BREAKER_FAILURES
-    ).update(cooldown_until=now + timedelta(seconds=settings.PROVIDER_COOLDOWN_SECONDS))
+    ).update(cooldown_until=now + timedelta(seconds=settings.PROVIDER_COOLDOWN_SECONDS)):
+        routing.forget()
 
 
 def answered(provider_id: int, *, seen: Provider | None = None) -> None:
@@ -38,6 +40,7 @@ def answered(provider_id: int, *, seen: Provider | None = None) -> None:
     if seen is not None and not seen.failure_streak and seen.cooldown_until is None:
         return
     # Usually a no-op that matches no row: most answers come from a closed breaker.
-    Provider.objects.filter(
+    if Provider.objects.filter(
         Q(failure_streak__gt=0) | Q(cooldown_until__isnull=False), pk=provider_id
-    ).update(failure_streak=0, cooldown_until=None)
+    ).update(failure_streak=0, cooldown_until=None):
+        routing.forget()
