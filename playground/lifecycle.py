@@ -18,8 +18,10 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import timedelta
+from itertools import islice, zip_longest
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -168,18 +170,53 @@ def poll_due(now) -> Q:
     )
 
 
-def claim_polls(holder: str, limit: int) -> list[Generation]:
-    """Take up to `limit` due polls for `holder` (a poller's batch), earliest due first.
+# How many more of a provider's generations a poller can send now (its free
+# slots), by provider id; None: no limit but the batch's.
+Room = Callable[[int | None], int]
+
+
+def share_out(
+    due: QuerySet[Generation],
+    order: Callable[[QuerySet[Generation]], QuerySet[Generation]],
+    limit: int,
+    room: Room | None = None,
+) -> list[int]:
+    """The pks of `due` to claim: up to `limit`, at most room(provider) of each provider.
+
+    Each provider's in `order`, the providers taking turns (each one's first,
+    then each one's second...), so one provider's backlog never crowds
+    another's work out of a batch. One query per provider with work due:
+    a handful, where a window over every due row would sort thousands.
+    """
+    if limit <= 0:
+        return []
+    queues = []
+    for provider_id in sorted(
+        due.order_by().values_list("provider_id", flat=True).distinct(),
+        key=lambda pk: (pk is None, pk),
+    ):
+        space = min(limit, room(provider_id)) if room is not None else limit
+        if space > 0:
+            mine = order(due.filter(provider_id=provider_id)).values_list("pk", flat=True)
+            queues.append(list(mine[:space]))
+    in_turn = (pk for turn in zip_longest(*queues) for pk in turn if pk is not None)
+    return list(islice(in_turn, limit))
+
+
+def earliest_due(polls: QuerySet[Generation]) -> QuerySet[Generation]:
+    # No next poll time: its poller died mid-poll (claims clear it), so it is overdue.
+    return polls.order_by(F("next_poll_at").asc(nulls_first=True), "pk")
+
+
+def claim_polls(holder: str, limit: int, room: Room | None = None) -> list[Generation]:
+    """Take up to `limit` due polls for `holder` (a poller's batch), at most
+    room(provider) of each provider; each provider's earliest due first.
 
     The same guarded UPDATE as claim_poll, for many at once: a row another
     poller took meanwhile is not ours.
     """
     now = timezone.now()
-    pks = list(
-        Generation.objects.filter(poll_due(now))
-        .order_by("next_poll_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    pks = share_out(Generation.objects.filter(poll_due(now)), earliest_due, limit, room)
     if not pks:
         return []
     # The same condition again: a row another poller took meanwhile is not ours.
