@@ -114,7 +114,7 @@ class Poller:
         self.batches = itertools.count(1)
         self.running: set[asyncio.Task] = set()
         # Claims in flight (from the claim to the end of their task), by provider.
-        self.claimed: Counter[int | None] = Counter()
+        self.claimed: Counter[int] = Counter()
         self.freed = asyncio.Event()  # a claim's task ended: its slot is free
         # Claims let go of unsent (their lease ran short while they waited).
         self.given_back = 0
@@ -192,7 +192,7 @@ class Poller:
             self.running.add(task)
             task.add_done_callback(partial(self.finished, provider_id))
 
-    def finished(self, provider_id: int | None, task: asyncio.Task) -> None:
+    def finished(self, provider_id: int, task: asyncio.Task) -> None:
         self.running.discard(task)
         self.claimed[provider_id] -= 1
         if not self.claimed[provider_id]:
