@@ -106,7 +106,7 @@ def test_the_poller_claims_no_more_for_a_provider_than_it_can_poll_at_once(worke
                 return not unfinished.exists()
 
             wait_for(all_finished, timeout=60, interval=0.02, message="every generation")
-            given_back = getattr(poller, "given_back", None)
+            given_back = poller.given_back
         polls = {name: [request.at for request in fake.polls] for name, fake in fakes.items()}
 
     done = Generation.objects.filter(pk__in=[g.pk for g in made])
