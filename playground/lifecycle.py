@@ -18,8 +18,10 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import timedelta
+from itertools import islice, zip_longest
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -29,7 +31,7 @@ from django.utils import timezone
 
 from accounts import ledger
 from playground import notify
-from playground.models import Generation, GenerationEvent
+from playground.models import Generation, GenerationEvent, Provider
 from playground.ops import logs, metrics
 
 log = logging.getLogger(__name__)
@@ -168,18 +170,60 @@ def poll_due(now) -> Q:
     )
 
 
-def claim_polls(holder: str, limit: int) -> list[Generation]:
-    """Take up to `limit` due polls for `holder` (a poller's batch), earliest due first.
+# How many more of a provider's generations a poller can send now (its free
+# slots), by provider id; None: no limit but the batch's.
+Room = Callable[[int], int]
+
+
+def share_out(
+    due: QuerySet[Generation],
+    order: Callable[[QuerySet[Generation]], QuerySet[Generation]],
+    limit: int,
+    room: Room | None = None,
+) -> list[int]:
+    """The pks of `due` to claim: up to `limit`, at most room(provider) of each provider.
+
+    Each provider's in `order`, the providers taking turns (each one's first,
+    then each one's second...), the one with the most room first: so one
+    provider's backlog never crowds another's work out of a batch, nor, when
+    the batch is smaller than their backlogs, out of batch after batch.
+
+    One query per provider with room, each served by an index (a provider's
+    earliest due, or its few rows); asking which providers have work due
+    (DISTINCT), or numbering every due row by provider (a window), reads
+    the whole backlog instead: several times the cost at 10,000 in flight.
+    """
+    if limit <= 0:
+        return []
+    space_at = room or (lambda provider_id: limit)
+    queues = []
+    for provider_id in sorted(
+        Provider.objects.order_by().values_list("pk", flat=True),
+        key=lambda pk: (-space_at(pk), pk),
+    ):
+        space = min(limit, space_at(provider_id))
+        if space > 0:
+            mine = order(due.filter(provider_id=provider_id)).values_list("pk", flat=True)
+            queues.append(list(mine[:space]))
+    in_turn = (pk for turn in zip_longest(*queues) for pk in turn if pk is not None)
+    return list(islice(in_turn, limit))
+
+
+def earliest_due(polls: QuerySet[Generation]) -> QuerySet[Generation]:
+    # Plain ascending, as the (state, next_poll_at) index runs: NULLS FIRST
+    # would make PostgreSQL sort the provider's whole backlog.
+    return polls.order_by("next_poll_at")
+
+
+def claim_polls(holder: str, limit: int, room: Room | None = None) -> list[Generation]:
+    """Take up to `limit` due polls for `holder` (a poller's batch), at most
+    room(provider) of each provider; each provider's earliest due first.
 
     The same guarded UPDATE as claim_poll, for many at once: a row another
     poller took meanwhile is not ours.
     """
     now = timezone.now()
-    pks = list(
-        Generation.objects.filter(poll_due(now))
-        .order_by("next_poll_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    pks = share_out(Generation.objects.filter(poll_due(now)), earliest_due, limit, room)
     if not pks:
         return []
     # The same condition again: a row another poller took meanwhile is not ours.

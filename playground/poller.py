@@ -16,6 +16,14 @@ Claims are the same guarded UPDATE on the lease that workers use, each batch
 under a holder name of its own, so several pollers on several machines never
 poll one generation at once; a poller killed mid-batch leaves leases that
 expire, and the next claim takes those polls up.
+
+A poller claims, per provider, only what it can send now: that provider's
+free slots, within its free capacity, the providers taking turns
+(lifecycle.share_out). A claim beyond them would wait behind the provider's
+other calls, its lease running out, until it had to be given back unpolled:
+two writes for nothing and a later poll (bench/RESULTS.md, inflight: 4,880
+of them in one run). When every slot of a provider is busy, the loop claims
+again as soon as one frees.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -45,21 +54,27 @@ log = logging.getLogger(__name__)
 
 # Connections per httpx pool (see Poller.run).
 CONNECTIONS_PER_POOL = 25
+# Once a slot frees, how long the loop waits for others to free before it
+# claims again: those freed meanwhile are claimed in one batch, rather than
+# one claim (three statements) per finished poll.
+GATHER_SECONDS = 0.05
 
 
-def claim_submits(holder: str, limit: int) -> list[Generation]:
-    """Take up to `limit` queued generations that services.submit left to the pollers.
+def claim_submits(holder: str, limit: int, room: lifecycle.Room | None = None) -> list[Generation]:
+    """Take up to `limit` queued generations that services.submit left to the pollers,
+    at most room(provider) for each one's first provider.
 
-    Teams in turn (round robin); each claimed as a worker claims it
-    (lifecycle.claim: queuing → generating, under `holder`'s lease), so a
-    worker that got the same generation some other way finds it taken.
+    Teams in turn (round robin) at each provider; each claimed as a worker
+    claims it (lifecycle.claim: queuing → generating, under `holder`'s
+    lease), so a worker that got the same generation some other way finds
+    it taken.
     """
     now = timezone.now()
     queued = Generation.objects.filter(
         state=Generation.QUEUING, provider__isnull=False, next_poll_at__lte=now
     ).exclude(provider__kind__in=providers.render_kinds())  # the render queue's
-    pks = lifecycle.by_team_turn(queued).values_list("pk", flat=True)[:limit]
-    claimed = [lifecycle.claim(pk, holder) for pk in list(pks)]
+    pks = lifecycle.share_out(queued, lifecycle.by_team_turn, limit, room)
+    claimed = [lifecycle.claim(pk, holder) for pk in pks]
     return [generation for generation in claimed if generation is not None]
 
 
@@ -98,6 +113,13 @@ class Poller:
         self.name = f"{lifecycle.worker_name()}:poller"
         self.batches = itertools.count(1)
         self.running: set[asyncio.Task] = set()
+        # Claims in flight (from the claim to the end of their task), by provider.
+        self.claimed: Counter[int] = Counter()
+        self.freed = asyncio.Event()  # a claim's task ended: its slot is free
+        # Claims let go of unsent (their lease ran short while they waited).
+        self.given_back = 0
+        # Still there for a submit that fails over to another provider, whose
+        # slots were not counted when it was claimed.
         self.slots: dict[int, asyncio.Semaphore] = {}
         self.clients = self.submit_clients = None
 
@@ -124,31 +146,58 @@ class Poller:
             ]
             self.clients, self.submit_clients = itertools.cycle(kept), itertools.cycle(fresh)
             while not stop.is_set():
-                free = self.capacity - len(self.running)
-                claimed = []
-                if free > 0:
-                    holder = f"{self.name}:{next(self.batches)}"
-                    try:
-                        submits = await self.db(claim_submits, holder, free)
-                        polls = await self.db(lifecycle.claim_polls, holder, free - len(submits))
-                        claimed = [(self.submit, g) for g in submits] + [
-                            (self.poll, g) for g in polls
-                        ]
-                    except Exception:  # a database hiccup must not end the loop
-                        log.exception("claiming due work failed")
-                for work, generation in claimed:
-                    task = asyncio.create_task(work(generation))
-                    self.running.add(task)
-                    task.add_done_callback(self.running.discard)
-                if len(claimed) < free or free <= 0:
-                    # Nothing more is due (or every slot is busy): look again soon.
-                    try:
-                        await asyncio.wait_for(stop.wait(), self.idle_seconds)
-                    except TimeoutError:
-                        pass
+                self.freed.clear()
+                if await self.claim():
+                    # Slots ran out with more perhaps due: claim again once one
+                    # frees, with the others freed meanwhile.
+                    await first_of(self.freed, stop, timeout=self.idle_seconds)
+                    await first_of(stop, timeout=GATHER_SECONDS)
+                else:
+                    # Nothing more is due: look again soon.
+                    await first_of(stop, timeout=self.idle_seconds)
             if self.running:
                 await asyncio.wait(self.running, timeout=settings.GENERATION_LEASE_SECONDS / 2)
         self.database.shutdown(wait=True)
+
+    async def claim(self) -> bool:
+        """Claim what can be sent now and start it; whether some slots ran out."""
+        free = self.capacity - len(self.running)
+        if free > 0:
+            holder = f"{self.name}:{next(self.batches)}"
+            try:
+                submits = await self.db(claim_submits, holder, free, self.room())
+                self.start(self.submit, submits)
+                polls = await self.db(
+                    lifecycle.claim_polls, holder, free - len(submits), self.room()
+                )
+                self.start(self.poll, polls)
+            except Exception:  # a database hiccup must not end the loop
+                log.exception("claiming due work failed")
+                return False
+        return len(self.running) >= self.capacity or any(
+            count >= self.per_provider for count in self.claimed.values()
+        )
+
+    def room(self) -> lifecycle.Room:
+        """Each provider's free slots, as they are now (the claim reads them in another thread)."""
+        claimed = dict(self.claimed)
+        return lambda provider_id: self.per_provider - claimed.get(provider_id, 0)
+
+    def start(self, work, generations: list[Generation]) -> None:
+        for generation in generations:
+            # A submit counts against its first provider, which its claim was made for.
+            provider_id = generation.provider_id
+            self.claimed[provider_id] += 1
+            task = asyncio.create_task(work(generation))
+            self.running.add(task)
+            task.add_done_callback(partial(self.finished, provider_id))
+
+    def finished(self, provider_id: int, task: asyncio.Task) -> None:
+        self.running.discard(task)
+        self.claimed[provider_id] -= 1
+        if not self.claimed[provider_id]:
+            del self.claimed[provider_id]
+        self.freed.set()
 
     async def submit(self, generation: Generation) -> None:
         """tasks._run's loop over the model's providers, each submit sent from here."""
@@ -168,14 +217,18 @@ class Poller:
                 if not getattr(provider, "submits_from_poller", False):
                     await self.db(to_workers, generation, holder, row)
                     return
-                if not in_lease(generation, provider):
-                    # The claim is too old to send a submit inside it: claimed anew later.
-                    at = timezone.now()
-                    await self.db(lifecycle.requeue, generation.pk, holder, at, "lease ran short")
-                    return
-                if not await self.db(tasks.mark_submitting, generation, holder, row):
-                    return
+                # The slot first, then the marker: a submit marked but kept
+                # waiting past its lease would be taken for a lost one.
                 async with self.slot(row.pk):
+                    if not in_lease(generation, provider):
+                        # The claim is too old to send a submit inside it: claimed anew later.
+                        self.gave_back(generation, "submit")
+                        at = timezone.now()
+                        note = "lease ran short"
+                        await self.db(lifecycle.requeue, generation.pk, holder, at, note)
+                        return
+                    if not await self.db(tasks.mark_submitting, generation, holder, row):
+                        return
                     try:
                         steps = provider.submitting(generation)
                         outcome = await self.drive(provider, steps, next(self.submit_clients))
@@ -211,6 +264,7 @@ class Poller:
                 if not in_lease(generation, provider):
                     # Waited too long (for a slot, or a busy loop): the lease
                     # could end mid-call and another poller take the poll.
+                    self.gave_back(generation, "poll")
                     await self.db(lifecycle.release_poll, generation.pk, holder, timezone.now())
                     return
                 try:
@@ -237,6 +291,17 @@ class Poller:
         except StopIteration as done:
             return done.value
 
+    def gave_back(self, generation: Generation, what: str) -> None:
+        # A sign the poller takes on more than it sends (a slow loop or a
+        # busy database): each costs two writes and delays the call.
+        self.given_back += 1
+        log.warning(
+            "%s of %s given back unsent: its lease ran short (%d so far)",
+            what,
+            generation.task_id,
+            self.given_back,
+        )
+
     def slot(self, provider_id: int) -> asyncio.Semaphore:
         if provider_id not in self.slots:
             self.slots[provider_id] = asyncio.Semaphore(self.per_provider)
@@ -251,6 +316,16 @@ class Poller:
         loop = asyncio.get_running_loop()
         work = partial(contextvars.copy_context().run, _with_connection, function, *args)
         return await loop.run_in_executor(self.database, work)
+
+
+async def first_of(*events: asyncio.Event, timeout: float) -> None:
+    """Wait until one of `events` is set, or `timeout` seconds have passed."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 def in_lease(generation: Generation, provider: UpstreamProvider) -> bool:
