@@ -25,7 +25,7 @@ from itertools import islice, zip_longest
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Value, Window
+from django.db.models import F, Max, Min, Q, QuerySet, Value, Window
 from django.db.models.functions import Coalesce, Least, RowNumber
 from django.utils import timezone
 
@@ -79,22 +79,28 @@ def claim_next(worker: str, kind: QuerySet[Generation], tries: int = 5) -> Gener
 
     Fair share one claim at a time: the team whose last start (of this kind)
     is oldest, or that has none, goes first, its oldest generation first. So
-    one team's thousand queued never hold up another team's one.
+    one team's thousand queued never hold up another team's one. Teams are
+    ranked, not rows: two grouped queries, whatever the number of rows queued.
     """
     now = timezone.now()
-    last_start = (
-        kind.filter(team_id=OuterRef("team_id"), started_at__gte=now - SERVED_WITHIN)
-        .order_by("-started_at")
-        .values("started_at")[:1]
-    )
-    pks = (
+    oldest = dict(
         kind.filter(claimable(now))
-        .annotate(last_served=Subquery(last_start))
-        .order_by(F("last_served").asc(nulls_first=True), "pk")
-        .values_list("pk", flat=True)[:tries]
+        .order_by()
+        .values("team_id")
+        .annotate(oldest=Min("pk"))
+        .values_list("team_id", "oldest")
     )
-    for pk in list(pks):
-        generation = claim(pk, worker)
+    last_served = dict(
+        kind.filter(team_id__in=list(oldest), started_at__gte=now - SERVED_WITHIN)
+        .order_by()
+        .values("team_id")
+        .annotate(last=Max("started_at"))
+        .values_list("team_id", "last")
+    )
+    never = now - SERVED_WITHIN  # not served within the window: first in turn
+    turns = sorted(oldest, key=lambda team: (last_served.get(team, never), oldest[team]))
+    for team in turns[:tries]:
+        generation = claim(oldest[team], worker)
         if generation is not None:
             return generation
     return None

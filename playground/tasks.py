@@ -44,8 +44,17 @@ HEARTBEAT_SECONDS = 1.0
 
 
 def run_generation(generation_id: int) -> None:
+    """A turn of the workers' queue, sent for `generation_id`: the worker starts the
+    next queued generation the workers route (no provider chosen at submit), teams
+    in turn; this one if there is no other (it was, say, a render handed back).
+
+    Every queued generation sends one such turn, so each gets started, just
+    not always by its own: one team's thousand queued never hold up another
+    team's one.
+    """
     worker = lifecycle.worker_name()
-    generation = lifecycle.claim(generation_id, worker)
+    routed_here = Generation.objects.filter(provider__isnull=True)
+    generation = lifecycle.claim_next(worker, routed_here) or lifecycle.claim(generation_id, worker)
     if generation is not None:
         with logs.task(generation.task_id):
             _work(generation, worker)

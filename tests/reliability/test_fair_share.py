@@ -84,6 +84,7 @@ def test_one_teams_waiting_requests_leave_another_teams_calls_answering_at_once(
 
 
 QUEUED = 1000
+JOB = {"model": "kling/v2-1", "input": {"prompt": "A red fox in snow", "resolution": "480p"}}
 RENDER = {"model": "kling-v2-6", "input": {"prompt": "A harbour at dusk", "duration": "5"}}
 
 
@@ -119,3 +120,37 @@ def test_one_teams_thousand_queued_renders_leave_another_teams_one_starting_next
     # Only the two workers' renders under way when it came, at most, went first.
     assert started_meanwhile <= 2, (started_meanwhile, waited)
     assert others.filter(state=Generation.QUEUING).count() > QUEUED - 20
+
+
+def test_one_teams_thousand_queued_runs_leave_another_teams_one_starting_next(
+    stacks, instant_provider, transactional_db
+):
+    """The same through the workers' own queue (providers the workers route:
+    here the benchmark's instant one), where every queued generation sends a
+    turn and the turn starts the next team's."""
+    first, second = member_with_key("cleo", "1000000.00"), member_with_key("dan")
+    stack = stacks(Q_WORKERS="2")
+    stack.start_web()
+    queued = create_together(stack.url, first, JOB, QUEUED)
+    assert {answer.status_code for answer in queued} == {200}
+    stack.start_cluster()
+    wait_for(
+        lambda: Generation.objects.filter(started_at__isnull=False).count() >= 20,
+        timeout=60,
+        message="the first team's runs to start",
+    )
+    (answer,) = create_together(stack.url, second, JOB, 1)
+    ones = Generation.objects.filter(task_id=answer.json()["data"]["taskId"])
+
+    wait_for(
+        lambda: ones.filter(started_at__isnull=False).exists(),
+        timeout=60,
+        message="the second team's run to start",
+    )
+    one = ones.get()
+    others = Generation.objects.exclude(pk=one.pk)
+    started_meanwhile = others.filter(
+        started_at__gte=one.created_at, started_at__lt=one.started_at
+    ).count()
+    assert started_meanwhile <= 4, started_meanwhile  # the runs under way, and a turn or two
+    assert others.filter(started_at__isnull=True).exists()  # the first team's were not done
