@@ -7,11 +7,13 @@ in the gallery with its cost, remix it; then create and revoke an API key.
 
 import io
 import re
+import secrets
 
 from PIL import Image
 from playwright.sync_api import Page, expect
 
 from accounts import apikeys
+from accounts.teams import create_member
 from playground.models import Generation
 
 PROMPT = "A paper boat drifting down a rainy street at night, neon reflections"
@@ -173,3 +175,28 @@ def test_it_creates_and_revokes_an_api_key(page: Page, screenshot, alice):
     screenshot(page, "11-account")
     page.emulate_media(color_scheme="dark")
     screenshot(page, "12-account-dark")
+
+
+def test_it_tells_a_person_locked_out_after_failed_sign_ins_when_to_try_again(
+    page: Page, screenshot, team, settings
+):
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 3
+    # A name of its own: the counters outlive the test in a shared cache.
+    username = f"erin-{secrets.token_hex(4)}"
+    create_member(username, team, password="erin-password")
+
+    def sign_in(password: str) -> None:
+        page.goto("/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+
+    for _ in range(3):
+        sign_in("a guess")
+        expect(page.get_by_text("Please enter a correct username and password")).to_be_visible()
+    sign_in("erin-password")  # right, but too late
+
+    expect(page.get_by_text("Too many failed sign-ins")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Try again in \d+ minutes?"))).to_be_visible()
+    expect(page.get_by_role("heading", name="Models")).not_to_be_visible()
+    screenshot(page, "30-sign-in-locked")
