@@ -91,18 +91,11 @@ def test_a_callback_before_the_submits_answer_is_kept(alice):
     assert generation.next_poll_at < first_poll - timedelta(minutes=4)  # the wake-up won
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_second_reelgate_calls_back_the_first(
-    upstream_reelgate, live_server, alice, settings, tmp_path
-):
-    """Two Reelgates chained: the upstream's task callback reaches ours and wakes the poll."""
-    url, key = upstream_reelgate
-    settings.PUBLIC_BASE_URL = live_server.url
-    row = Provider.objects.create(
-        name="upstream", kind=Provider.JOBS, base_url=url, credentials={"api_key": key}
-    )
-    # Held by this test alone from its first commit: the session's poller and
-    # sweeper, sharing the database, must not submit or poll it themselves.
+def submitted_and_held(alice, row: Provider, tmp_path):
+    """A generation submitted to `row` by this test, its next poll an hour away:
+    (the generation, the upstream's answer, whether a callback brought the poll
+    forward). Held by this test alone from its first commit: the session's
+    poller and sweeper, sharing the database, must not submit or poll it."""
     far = timezone.now() + timedelta(hours=1)
     held = {"state": Generation.GENERATING, "lease_holder": "test", "lease_expires_at": far}
     with transaction.atomic():
@@ -115,8 +108,23 @@ def test_a_second_reelgate_calls_back_the_first(
         provider=row, upstream_ref=outcome.reference, next_poll_at=far
     )
 
-    def woken():
+    def woken() -> bool:
         return Generation.objects.filter(pk=generation.pk, next_poll_at__lt=far).exists()
+
+    return generation, outcome, woken
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_reelgate_calls_back_the_first(
+    upstream_reelgate, live_server, alice, settings, tmp_path
+):
+    """Two Reelgates chained: the upstream's task callback reaches ours and wakes the poll."""
+    url, key = upstream_reelgate
+    settings.PUBLIC_BASE_URL = live_server.url
+    row = Provider.objects.create(
+        name="upstream", kind=Provider.JOBS, base_url=url, credentials={"api_key": key}
+    )
+    _, _, woken = submitted_and_held(alice, row, tmp_path)
 
     # The upstream renders, then calls our URL; only that brings the poll forward.
     wait_for(woken, timeout=90, interval=0.2, message="the upstream's callback")
@@ -137,20 +145,7 @@ def test_a_second_reelgate_on_the_replicate_contract_calls_back_signed(
         credentials={"api_key": key},
         options={"input_style": "reelgate"},
     )
-    far = timezone.now() + timedelta(hours=1)
-    held = {"state": Generation.GENERATING, "lease_holder": "test", "lease_expires_at": far}
-    with transaction.atomic():
-        generation = services.submit(
-            user=alice, model="kling/v2-1", input={"prompt": PROMPT, "resolution": "480p"}
-        )
-        Generation.objects.filter(pk=generation.pk).update(**held)
-    outcome = providers.for_row(row).start(generation, tmp_path, keep_lease)
-    Generation.objects.filter(pk=generation.pk).update(
-        provider=row, upstream_ref=outcome.reference, next_poll_at=far
-    )
-
-    def woken():
-        return Generation.objects.filter(pk=generation.pk, next_poll_at__lt=far).exists()
+    generation, outcome, woken = submitted_and_held(alice, row, tmp_path)
 
     wait_for(woken, timeout=90, interval=0.2, message="the upstream's signed webhook")
     # The same URL without the upstream's signature is refused: it was checked.
