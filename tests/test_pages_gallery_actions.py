@@ -8,10 +8,13 @@ import secrets
 import zipfile
 from decimal import Decimal
 
+import boto3
+import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
 from django.utils import timezone
+from moto.server import ThreadedMotoServer
 
 from accounts import ledger
 from accounts.models import LedgerEntry
@@ -100,6 +103,49 @@ def test_it_zips_the_selected_videos_from_storage_and_notes_the_rest(client, ali
     note = archive.read("SKIPPED.txt").decode()
     assert f"{running.task_id}: not finished yet (generating)" in note
     assert f"{failed.task_id}: failed, so it has no video" in note
+
+
+@pytest.fixture
+def object_storage(settings):
+    """Media on an S3 server on 127.0.0.1 (moto's), as MEDIA_STORAGE=s3 configures it."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    options = {
+        "bucket_name": f"reelgate-media-{secrets.token_hex(3)}",
+        "access_key": "reelgate",
+        "secret_key": "test-secret",
+        "endpoint_url": f"http://{host}:{port}",
+        "region_name": "us-east-1",
+        "location": "media",
+        "file_overwrite": False,
+    }
+    boto3.client(
+        "s3",
+        endpoint_url=options["endpoint_url"],
+        region_name="us-east-1",
+        aws_access_key_id="reelgate",
+        aws_secret_access_key="test-secret",
+    ).create_bucket(Bucket=options["bucket_name"])
+    # Django resets default_storage when STORAGES changes, and again afterwards.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+    }
+    yield
+    server.stop()
+
+
+def test_the_zip_reads_the_videos_from_object_storage(client, alice, object_storage):
+    kept, lost = generation(alice), generation(alice)
+    assert type(default_storage._wrapped).__name__ == "S3Storage"
+    default_storage.delete(lost.video.name)
+    client.force_login(alice)
+    archive = unzip(client.post("/gallery/download/", {"task": [kept.task_id, lost.task_id]}))
+    assert archive.read(f"{kept.task_id}.mp4") == b"mp4 of " + kept.task_id.encode()
+    assert f"{lost.task_id}: its video file is missing from storage" in archive.read(
+        "SKIPPED.txt"
+    ).decode("utf-8")
 
 
 def test_a_video_missing_from_storage_is_noted_not_fatal(client, alice):
