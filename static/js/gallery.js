@@ -35,6 +35,7 @@
     const count = document.getElementById("selection-count");
     if (!count.dataset.hint) count.dataset.hint = count.textContent;
     count.textContent = ticked ? `${ticked} selected` : count.dataset.hint;
+    form.classList.toggle("has-selection", ticked > 0);
     form.querySelectorAll("[data-needs-selection]").forEach((button) => (button.disabled = !ticked));
     const selectAll = form.querySelector("[data-select-all]");
     selectAll.hidden = false;

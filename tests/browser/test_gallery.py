@@ -142,6 +142,14 @@ def test_the_gallery_as_a_member_uses_it(page: Page, screenshot, tmp_path, size,
         page.get_by_role("checkbox", name=f"Select Kling 2.1 generation {row.task_id}").check()
     expect(page.locator("#selection-count")).to_have_text("2 selected")
     screenshot(page, f"gallery-{size}-selected")
+    if size == "phone":
+        # Scrolled down the cards, the bar with the actions stays in view.
+        page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
+        page.wait_for_function(
+            "() => Math.abs(document.getElementById('gallery-selection')"
+            ".getBoundingClientRect().top) < 1"
+        )
+        expect(download_button).to_be_in_viewport()
     with page.expect_download() as caught:
         download_button.click()
     download = caught.value
