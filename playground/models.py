@@ -311,6 +311,38 @@ class GenerationEvent(models.Model):
         return f"{self.from_state or '∅'} → {self.to_state}"
 
 
+class Favourite(models.Model):
+    """A member's star on one of the team's generations: each member has their own."""
+
+    # No index of its own: the unique constraint's leading column serves
+    # "this member's favourites" and "has this member starred it".
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="favourites",
+        db_index=False,
+    )
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="favourites")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "generation"], name="favourite_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ★ {self.generation_id}"
+
+    @classmethod
+    def star(cls, user, generation: Generation, starred: bool) -> None:
+        """Set the member's star on the generation: setting it twice is harmless."""
+        if starred:
+            # get_or_create re-reads after losing a race on the unique constraint.
+            cls.objects.get_or_create(user=user, generation=generation)
+        else:
+            cls.objects.filter(user=user, generation=generation).delete()
+
+
 class Upload(models.Model):
     """A file a user uploaded to use as a generation input (a start image, a motion video).
 

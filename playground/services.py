@@ -1,4 +1,4 @@
-"""Workflows that span models: submitting and cancelling generations.
+"""Workflows that span models: submitting, cancelling and deleting generations.
 
 Every door (each API contract, the playground form) submits through
 `submit()`: one validator, one price quote, one hold, one dispatch.
@@ -20,6 +20,7 @@ from playground import catalog, lifecycle, providers, queue, uploads
 from playground.models import Generation, GenerationEvent
 from playground.ops import logs, metrics
 from playground.providers import routing
+from playground.storage import delete_files
 
 log = logging.getLogger(__name__)
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -246,3 +247,18 @@ def cancel(generation: Generation) -> bool:
         except Exception:  # best effort: our side is already settled
             log.warning("could not cancel %s upstream", generation.task_id, exc_info=True)
     return cancelled
+
+
+def delete(generation: Generation) -> bool:
+    """Remove a finished generation's files; the row stays, marked deleted, as the
+    record of what was made and charged (its ledger entries are untouched).
+
+    False: it is unfinished, or already deleted (a concurrent delete lost).
+    """
+    names = [file.name for file in (generation.video, generation.poster) if file]
+    if not lifecycle.soft_delete(generation.pk):
+        return False
+    # After the row no longer names them: a failed removal leaves an orphan
+    # file, never a row pointing at nothing.
+    delete_files(*names)
+    return True

@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import FileResponse, HttpRequest, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
-from playground import base64data, keyset, lifecycle, uploads
+from playground import base64data, keyset, services, uploads
 from playground.api.auth import api_view, read_json
 from playground.api.lookup import team_generation
 from playground.api.submit import submit_from
@@ -24,7 +24,6 @@ from playground.contracts import openai
 from playground.contracts.errors import ApiError
 from playground.contracts.wire import plausible_id, request_base_url
 from playground.models import Generation, Upload
-from playground.storage import delete_files
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 REFERENCE_NAME = "input_reference"
@@ -175,11 +174,9 @@ def delete(generation: Generation) -> JsonResponse:
     what was made and charged (the gallery's totals, the ledger's references);
     this contract answers 404 for it from now on."""
     openai.check_deletable(generation)
-    names = [file.name for file in (generation.video, generation.poster) if file]
     # Only while finished and not yet deleted: a concurrent delete loses here.
-    if not lifecycle.soft_delete(generation.pk):
+    if not services.delete(generation):
         raise ApiError(404, f"Video {generation.task_id} not found.", code="not_found")
-    delete_files(*names)
     return JsonResponse(openai.deleted(generation))
 
 
