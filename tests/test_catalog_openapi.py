@@ -103,8 +103,9 @@ def test_it_states_when_a_field_applies_as_if_then_else(schemas):
         "required": ["mode"],
     }
     assert end_frame["else"] == {"properties": {"image_urls": {"maxItems": 1}}}
-    assert "End frame (image 2) only when mode is pro-image-to-video." in (
-        kling21["properties"]["image_urls"]["description"]
+    assert (
+        "End frame (image 2) only when mode is pro-image-to-video."
+        in (kling21["properties"]["image_urls"]["description"])
     )
 
     sound, voice = schemas["Input.kling-v2-6"]["allOf"][1:]
