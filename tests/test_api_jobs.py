@@ -407,3 +407,64 @@ def test_the_request_counter_expires_after_its_window(shared_redis, api, alice):
     client = redis_client.get()
     assert int(client.get(name)) >= 2
     assert 0 < client.ttl(name) <= limits.WINDOW_TTL
+
+
+START = "https://example.com/media/start.png"
+END = "https://example.com/media/end.png"
+
+
+@pytest.mark.parametrize(
+    ("model", "input", "field", "message"),
+    [
+        (
+            "kling-2-1",
+            {"mode": "standard-image-to-video", "image_urls": [START, END]},
+            "input.image_urls",
+            "End frame (image 2) applies only when mode is pro-image-to-video (got 2 images).",
+        ),
+        (
+            "kling-2-1",
+            {"mode": "master-text-to-video", "image_urls": [START]},
+            "input.image_urls",
+            "Applies only when mode is standard-image-to-video or pro-image-to-video"
+            " or master-image-to-video.",
+        ),
+        (
+            "kling-video/kling-v2-6",
+            {"mode": "std", "sound": True},
+            "input.sound",
+            "Applies only when mode is pro (got on).",
+        ),
+        (
+            "kling-v2-6",
+            {"mode": "pro", "voice": True},
+            "input.voice",
+            "Applies only when mode is pro and sound is on (got on).",
+        ),
+    ],
+)
+def test_a_field_given_where_it_does_not_apply_is_422(api, alice, model, input, field, message):
+    response = create(api, model=model, **input)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == 422
+    assert body["data"]["errors"] == {field: [message]}
+    assert field in body["msg"]
+    assert not Generation.objects.exists()
+
+
+def test_a_field_that_does_not_apply_is_not_required_and_may_hold_its_default(api, alice):
+    # Text-to-video takes no images, so the images it requires elsewhere are not missing...
+    text = create(api, model="kling-2-1", mode="master-text-to-video")
+    assert text.status_code == 200, text.json()
+    # ...and a std clip may still say sound and voice are off, as their defaults do.
+    std = create(api, model="kling-v2-6", mode="std", sound=False, voice=False)
+    assert std.status_code == 200, std.json()
+    missing = create(api, model="kling-2-1", mode="master-image-to-video")
+    assert missing.status_code == 422
+    assert missing.json()["data"]["errors"] == {
+        "input.image_urls": [
+            "Required when mode is standard-image-to-video or pro-image-to-video"
+            " or master-image-to-video."
+        ]
+    }

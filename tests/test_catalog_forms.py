@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from playground import catalog
@@ -66,10 +66,21 @@ def test_it_renders_urls_that_the_browser_limits_to_http():
     assert "required" in widget
 
 
-def test_it_renders_an_image_list_as_one_url_per_line():
-    widget = html("kling-2-1", "image_urls")
-    assert widget.startswith("<textarea")
-    assert 'data-max-items="2"' in widget
+def test_it_renders_an_image_list_with_items_as_one_input_per_item():
+    start, end = catalog.form_class("kling-2-1")()["image_urls"].subwidgets
+    assert (start.data["name"], end.data["name"]) == ("image_urls_0", "image_urls_1")
+    assert start.data["attrs"]["data-item-label"] == "Start frame"
+    assert end.data["attrs"]["data-item-label"] == "End frame"
+    # Only the first image is required (where the images apply at all).
+    assert start.data["attrs"]["required"] and "required" not in end.data["attrs"]
+    assert str(start).startswith('<input type="url"')
+
+
+def test_it_reads_an_end_frame_given_without_a_start_frame_as_the_second_image():
+    data = {"mode": "pro-image-to-video", "prompt": "x", "image_urls_1": END}
+    form = catalog.form_class("kling-2-1")(data=data)
+    assert not form.is_valid()
+    assert form.errors["image_urls"] == ["Image 1: Must be an http:// or https:// URL (got '')."]
 
 
 def test_it_labels_and_explains_fields_from_the_spec():
@@ -91,7 +102,8 @@ def test_it_gives_validates_output_as_cleaned_data():
         data={
             "mode": "pro-image-to-video",
             "prompt": "A bud opens",
-            "image_urls": f"{IMAGE}\r\n\r\n  {END}  \r\n",
+            "image_urls_0": IMAGE,
+            "image_urls_1": f"  {END}  ",
             "duration": "10",
         }
     )
@@ -116,7 +128,7 @@ def test_it_puts_validates_messages_on_the_fields():
     assert not form.is_valid()
     assert form.errors == {
         "prompt": ["Must be at most 2500 characters (got 2501)."],
-        "voice": ["Voice needs pro mode with sound on."],
+        "voice": ["Applies only when mode is pro and sound is on (got on)."],
     }
     assert form.normalized is None
 
@@ -225,6 +237,11 @@ def as_posted(spec: ModelSpec, payload: dict) -> dict[str, str]:
         if field.type == "switch":
             if value:
                 data[name] = "on"
+        elif field.items:
+            # One input per item: a list longer than the items cannot be posted.
+            assume(len(value) <= len(field.items))
+            for index, url in enumerate(value):
+                data[f"{name}_{index}"] = url
         elif field.type == "image_urls":
             data[name] = "\n".join(value)
         else:

@@ -80,22 +80,44 @@ def test_it_derives_each_field_schema_from_the_spec(schemas):
 
 
 def test_it_states_the_cross_field_rules_as_if_then(schemas):
-    rules = schemas["Input.kling-2-1"]["allOf"]
-    assert {
-        "if": {"properties": {"mode": {"const": "pro-image-to-video"}}, "required": ["mode"]},
-        "then": {
-            "properties": {"image_urls": {"minItems": 1, "maxItems": 2}},
-            "required": ["image_urls"],
-        },
-    } in rules
-    assert {
-        "if": {"properties": {"mode": {"const": "master-text-to-video"}}, "required": ["mode"]},
-        "then": {"not": {"required": ["image_urls"]}},
-    } in rules
-    voice = schemas["Input.kling-v2-6"]["allOf"][3]
-    assert voice["if"] == {"properties": {"sound": {"const": False}}}
-    assert voice["then"] == {"properties": {"voice": {"const": False}}}
-    assert voice["description"] == "Voice needs sound switched on."
+    assert schemas["Input.kling-v2-6"]["allOf"][0] == {
+        "if": {"not": {"required": ["image"]}},
+        "then": {"properties": {"prompt": {"pattern": "\\S"}}, "required": ["prompt"]},
+        "description": "A prompt is needed when no image is given (text-to-video).",
+    }
+
+
+IMAGE_MODES = ["standard-image-to-video", "pro-image-to-video", "master-image-to-video"]
+
+
+def test_it_states_when_a_field_applies_as_if_then_else(schemas):
+    kling21 = schemas["Input.kling-2-1"]
+    # Required only where it applies: in the if/then, not at the top.
+    assert kling21["required"] == ["mode", "prompt"]
+    images, end_frame = kling21["allOf"]
+    assert images["if"] == {"properties": {"mode": {"enum": IMAGE_MODES}}, "required": ["mode"]}
+    assert images["then"] == {"required": ["image_urls"]}
+    assert images["else"] == {"not": {"required": ["image_urls"]}}
+    assert end_frame["if"] == {
+        "properties": {"mode": {"const": "pro-image-to-video"}},
+        "required": ["mode"],
+    }
+    assert end_frame["else"] == {"properties": {"image_urls": {"maxItems": 1}}}
+    assert (
+        "End frame (image 2) only when mode is pro-image-to-video."
+        in (kling21["properties"]["image_urls"]["description"])
+    )
+
+    sound, voice = schemas["Input.kling-v2-6"]["allOf"][1:]
+    pro = {"properties": {"mode": {"const": "pro"}}, "required": ["mode"]}
+    assert sound["if"] == pro
+    # A switch that does not apply may still be sent as its default, false.
+    assert sound["else"] == {"properties": {"sound": {"const": False}}}
+    assert voice["if"] == {
+        "allOf": [pro, {"properties": {"sound": {"const": True}}, "required": ["sound"]}]
+    }
+    assert voice["else"] == {"properties": {"voice": {"const": False}}}
+    assert voice["description"] == "voice applies only when mode is pro and sound is on."
 
 
 def test_it_embeds_the_seed_examples(document, schemas):

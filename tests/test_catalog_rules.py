@@ -151,6 +151,17 @@ def test_it_builds_a_form_for_a_text_field():
     assert 'maxlength="20"' in widget
 
 
+def test_it_renders_an_image_list_as_one_url_per_line():
+    widget = str(catalog.form_class("everything")()["frames"])
+    assert widget.startswith("<textarea")
+    assert 'data-max-items="3"' in widget
+    form = catalog.form_class("everything")(
+        data={"prompt": "hi", "mode": "b", "frames": f"{URL}\n\n{URL}\n"}
+    )
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["frames"] == [URL, URL]
+
+
 def test_it_translates_the_rules_into_json_schema():
     schema = openapi.components()["schemas"]["Input.acme.everything"]
     assert schema["allOf"][0] == {

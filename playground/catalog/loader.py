@@ -23,6 +23,10 @@ Field types — a closed set; each takes name, type, label, help, required and
 default, plus:
 
     textarea, text   max_length (required: every text is bounded)
+    every type       applies_when: conditions as in rules' `when`; when they
+                     do not hold, the field takes no value but its default
+                     (the form hides it, the validator refuses a value, the
+                     JSON Schema says so in an if/then)
     select           choices: values (all strings or all integers) or
                      {value, label}; unit ("s") for display
     number           min and max (required), step (a multiple of it counted
@@ -30,7 +34,10 @@ default, plus:
     switch           (default false)
     image_url        one http(s) URL; accept (MIME types), max_bytes
     image_urls       a list of http(s) URLs; min_items, max_items (required),
-                     accept, max_bytes
+                     accept, max_bytes; items: one {label, applies_when} per
+                     image in order ("Start frame", "End frame"): the form
+                     shows one input per item, and an image whose item does
+                     not apply is refused
     video_url        one http(s) URL; accept, max_bytes
 
 accept and max_bytes describe what the engine enforces when it fetches the
@@ -63,7 +70,7 @@ from playground.catalog.errors import SpecError, SpecErrors, UnknownModel, Valid
 from playground.catalog.parse_fields import parse_field
 from playground.catalog.parse_pricing import check_price_table, parse_pricing
 from playground.catalog.parse_render import parse_render
-from playground.catalog.parse_rules import parse_rule
+from playground.catalog.parse_rules import check_applies_cycles, parse_applies, parse_rule
 from playground.catalog.pricing import Quote, quote_spec
 from playground.catalog.spec import KINDS, Example, FieldSpec, ModelSpec
 from playground.catalog.specreader import Reader
@@ -131,6 +138,9 @@ def parse_spec(path: Path) -> ModelSpec:
         if field.name in fields:
             r.fail(f"fields.{field.name}", "is declared twice")
         fields[field.name] = field
+    for raw in raw_fields:
+        fields[raw["name"]] = parse_applies(file, raw, fields)
+    check_applies_cycles(file, fields)
     rules = tuple(
         parse_rule(file, f"rules[{i}]", raw, fields) for i, raw in enumerate(r.items("rules"))
     )

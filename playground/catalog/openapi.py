@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from playground.catalog.rules import applies_text, describe
 from playground.catalog.spec import MAX_URL_LENGTH, Condition, FieldSpec, ModelSpec, Rule
 from playground.catalog.values import number_text
 
@@ -133,29 +134,74 @@ def rule_schema(spec: ModelSpec, rule: Rule) -> dict[str, Any]:
         then["properties"] = {name: constraint}
     if required:
         then["required"] = [name]
-    conditions = [_condition(spec, condition) for condition in rule.when]
-    schema: dict[str, Any] = {
-        "if": conditions[0] if len(conditions) == 1 else {"allOf": conditions},
-        "then": then,
-    }
+    schema: dict[str, Any] = {"if": _when(spec, rule.when), "then": then}
     if rule.message:
         schema["description"] = rule.message
     return schema
 
 
+def _when(spec: ModelSpec, conditions: tuple[Condition, ...]) -> dict[str, Any]:
+    schemas = [_condition(spec, condition) for condition in conditions]
+    return schemas[0] if len(schemas) == 1 else {"allOf": schemas}
+
+
+def applies_schemas(spec: ModelSpec, field: FieldSpec) -> list[dict[str, Any]]:
+    """A field's applies_when as if/then/else: required only where it applies
+    (if it is required), nothing but its default where it does not."""
+    name = field.name
+    schemas = []
+    if field.applies_when:
+        schema: dict[str, Any] = {"if": _when(spec, field.applies_when)}
+        if field.required:
+            schema["then"] = {"required": [name]}
+            if field.type in ("textarea", "text"):
+                schema["then"]["properties"] = {name: {"pattern": "\\S"}}
+        if field.default is None:
+            schema["else"] = {"not": {"required": [name]}}
+        else:
+            schema["else"] = {"properties": {name: {"const": field.default}}}
+        schema["description"] = (
+            f"{name} applies only when {describe(spec, field.applies_when)}."
+            + (" It is required there." if field.required else "")
+        )
+        schemas.append(schema)
+    for index, item in enumerate(field.items):
+        if item.applies_when:
+            schemas.append(
+                {
+                    "if": _when(spec, item.applies_when),
+                    "else": {"properties": {name: {"maxItems": index}}},
+                    "description": f"{name}: {item.label.lower()} (image {index + 1}) only"
+                    f" when {describe(spec, item.applies_when)}.",
+                }
+            )
+    return schemas
+
+
 def input_schema(spec: ModelSpec) -> dict[str, Any]:
+    properties = {}
+    for field in spec.fields:
+        properties[field.name] = field_schema(field)
+        condition = applies_text(spec, field)
+        if condition:
+            text = properties[field.name].get("description", "")
+            properties[field.name]["description"] = f"{text} {condition}".strip()
     schema: dict[str, Any] = {
         "type": "object",
         "title": f"{spec.title} input",
         "description": spec.summary,
-        "properties": {field.name: field_schema(field) for field in spec.fields},
+        "properties": properties,
         "additionalProperties": False,
     }
-    required = [field.name for field in spec.fields if field.required]
+    # A required field that applies only sometimes is required by its if/then.
+    required = [field.name for field in spec.fields if field.required and not field.applies_when]
     if required:
         schema["required"] = required
-    if spec.rules:
-        schema["allOf"] = [rule_schema(spec, rule) for rule in spec.rules]
+    all_of = [rule_schema(spec, rule) for rule in spec.rules]
+    for field in spec.fields:
+        all_of.extend(applies_schemas(spec, field))
+    if all_of:
+        schema["allOf"] = all_of
     if spec.examples:
         schema["examples"] = [example.input for example in spec.examples]
     return schema

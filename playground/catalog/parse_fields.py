@@ -14,7 +14,9 @@ from playground.catalog.values import Invalid, coerce, is_blank
 _FIELD_NAME_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
 _MIME_RE = re.compile(r"[a-z]+/[a-z0-9.+-]+\Z")
 
-_FIELD_KEYS = {"name", "type", "label", "help", "required", "default"}
+# applies_when and items name other fields: parse_rules.parse_applies reads
+# them once every field is known.
+_FIELD_KEYS = {"name", "type", "label", "help", "required", "default", "applies_when"}
 _FIELD_EXTRA_KEYS = {
     "textarea": {"max_length"},
     "text": {"max_length"},
@@ -22,7 +24,7 @@ _FIELD_EXTRA_KEYS = {
     "number": {"min", "max", "step", "integer", "unit"},
     "switch": set(),
     "image_url": {"accept", "max_bytes"},
-    "image_urls": {"min_items", "max_items", "accept", "max_bytes"},
+    "image_urls": {"min_items", "max_items", "accept", "max_bytes", "items"},
     "video_url": {"accept", "max_bytes"},
 }
 

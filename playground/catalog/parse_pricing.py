@@ -8,7 +8,7 @@ from typing import Any
 
 from playground.catalog.errors import SpecError
 from playground.catalog.parse_rules import parse_conditions
-from playground.catalog.rules import all_match, is_broken
+from playground.catalog.rules import all_match, applies_error, is_broken
 from playground.catalog.spec import FieldSpec, ModelSpec, PriceRow, Pricing, map_key
 from playground.catalog.specreader import Reader
 
@@ -108,8 +108,9 @@ def check_price_table(file: str, spec: ModelSpec) -> None:
     """Every input the rules allow has exactly one price row, and every row is reachable.
 
     The `by` fields are finite, so all their combinations are enumerated; rules
-    that only involve `by` fields drop the combinations they forbid (seed 002
-    has no std row with audio because std cannot have audio).
+    that only involve `by` fields drop the combinations they forbid, and so
+    do `by` fields that do not apply (seed 002 has no std row with audio
+    because audio applies only in pro mode).
     """
     pricing = spec.pricing
     domains = []
@@ -117,10 +118,17 @@ def check_price_table(file: str, spec: ModelSpec) -> None:
         field = spec.field(name)
         domains.append((False, True) if field.type == "switch" else field.choice_values)
     rules = [rule for rule in spec.rules if rule.fields <= set(pricing.by)]
+    conditional = [
+        spec.field(name)
+        for name in pricing.by
+        if spec.field(name).depends_on and spec.field(name).depends_on <= set(pricing.by)
+    ]
     used: set[int] = set()
     for combination in itertools.product(*domains):
         normalized = dict(zip(pricing.by, combination, strict=True))
         if any(is_broken(spec, rule, normalized) for rule in rules):
+            continue
+        if any(applies_error(spec, field, normalized) for field in conditional):
             continue
         hits = [i for i, row in enumerate(pricing.rows) if all_match(row.when, normalized)]
         shown = ", ".join(f"{k}={map_key(v)}" for k, v in normalized.items()) or "every input"

@@ -1,11 +1,12 @@
-"""Parsing `rules` and the `when` conditions that rules and price rows share."""
+"""Parsing `rules`, fields' `applies_when`, and the `when` conditions they and price rows share."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from playground.catalog.errors import SpecError
-from playground.catalog.spec import Condition, FieldSpec, Rule
+from playground.catalog.spec import Condition, FieldSpec, ItemSpec, Rule
 from playground.catalog.specreader import Reader, field_value
 
 _RULE_KEYS = {
@@ -89,3 +90,59 @@ def parse_rule(file: str, path: str, raw: Any, fields: dict[str, FieldSpec]) -> 
     if not (rule.required or rule.forbidden or any(c is not None for c in constraints)):
         r.fail("field", "the rule constrains nothing (add required, forbidden, equals, ...)")
     return rule
+
+
+def parse_applies(file: str, raw: dict[str, Any], fields: dict[str, FieldSpec]) -> FieldSpec:
+    """A field's `applies_when` and `items`: they name other fields, so they are
+    read once every field is known (parse_field has checked the rest of `raw`)."""
+    field = fields[raw["name"]]
+    path = f"fields.{field.name}"
+    applies_when = ()
+    if "applies_when" in raw:
+        where = f"{path}.applies_when"
+        applies_when = _applies_when(file, where, raw["applies_when"], field, fields)
+    items: list[ItemSpec] = []
+    if "items" in raw:
+        where = f"{path}.items"
+        raw_items = raw["items"]
+        if not isinstance(raw_items, list) or len(raw_items) != field.max_items:
+            raise SpecError(file, where, f"must list one item per image ({field.max_items})")
+        for index, raw_item in enumerate(raw_items):
+            item = Reader(file, f"{where}[{index}]", raw_item, {"label", "applies_when"})
+            when = ()
+            if item.has("applies_when"):
+                if index == 0:
+                    item.fail("applies_when", "the first image applies with the field itself")
+                when = _applies_when(
+                    file, item.at("applies_when"), item.get("applies_when"), field, fields
+                )
+            items.append(ItemSpec(label=item.string("label"), applies_when=when))
+    return replace(field, applies_when=applies_when, items=tuple(items))
+
+
+def _applies_when(
+    file: str, path: str, raw: Any, field: FieldSpec, fields: dict[str, FieldSpec]
+) -> tuple[Condition, ...]:
+    conditions = parse_conditions(file, path, raw, fields)
+    for condition in conditions:
+        if condition.field == field.name:
+            raise SpecError(file, f"{path}.{field.name}", "a field cannot depend on itself")
+    return conditions
+
+
+def check_applies_cycles(file: str, fields: dict[str, FieldSpec]) -> None:
+    """No field may apply depending, through others, on itself: the form could never settle."""
+    depends = {name: field.depends_on for name, field in fields.items()}
+
+    def visit(name: str, trail: list[str]) -> None:
+        for other in sorted(depends[name]):
+            if other == trail[0]:
+                chain = " → ".join([*trail, other])
+                raise SpecError(
+                    file, f"fields.{trail[0]}.applies_when", f"depends on itself ({chain})"
+                )
+            if other not in trail:
+                visit(other, [*trail, other])
+
+    for name in fields:
+        visit(name, [name])

@@ -62,6 +62,20 @@ class FieldSpec:
     max_items: int | None = None
     accept: tuple[str, ...] = ()
     max_bytes: int | None = None
+    # When every condition holds the field applies; otherwise it takes no
+    # value but its default (rules.py: applies_error). Empty: always applies.
+    applies_when: tuple[Condition, ...] = ()
+    # image_urls only: one labelled slot per image, in order (start frame,
+    # end frame), each with its own applies_when.
+    items: tuple[ItemSpec, ...] = ()
+
+    @property
+    def depends_on(self) -> set[str]:
+        """The fields whose values say whether this field (or one of its items) applies."""
+        names = {condition.field for condition in self.applies_when}
+        for item in self.items:
+            names |= {condition.field for condition in item.applies_when}
+        return names
 
     @property
     def choice_values(self) -> tuple[str | int, ...]:
@@ -91,6 +105,14 @@ class Condition:
             return f"{spec_field.label.lower()} is {'given' if self.present else 'not given'}"
         shown = " or ".join(spec_field.display(value) for value in self.values or ())
         return f"{spec_field.label.lower()} is {shown}"
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    """One position of an image_urls list ("End frame"), and when it applies."""
+
+    label: str
+    applies_when: tuple[Condition, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)

@@ -6,8 +6,8 @@ import difflib
 from typing import Any
 
 from playground.catalog.errors import ValidationFailed
-from playground.catalog.rules import rule_error
-from playground.catalog.spec import ModelSpec
+from playground.catalog.rules import applies, applies_error, describe, rule_error
+from playground.catalog.spec import FieldSpec, ModelSpec
 from playground.catalog.values import Invalid, coerce, is_blank
 
 
@@ -18,11 +18,12 @@ def validate_spec(spec: ModelSpec, input: Any) -> dict[str, Any]:
         )
     errors: dict[str, list[str]] = {}
     normalized: dict[str, Any] = {}
+    missing = []
     for field in spec.fields:
         raw = input.get(field.name)
         if is_blank(raw):
             if field.required:
-                errors[field.name] = ["This field is required."]
+                missing.append(field)
             elif field.default is not None:
                 normalized[field.name] = field.default
             continue
@@ -35,6 +36,19 @@ def validate_spec(spec: ModelSpec, input: Any) -> dict[str, Any]:
         if key not in spec.field_names:
             errors[str(key)] = [_unknown(spec, str(key))]
 
+    # Whether a field applies depends on the others' values, known only now;
+    # one whose conditions read a refused value is not judged (noise).
+    for field in spec.fields:
+        if field.depends_on & errors.keys():
+            continue
+        if field in missing and applies(field, normalized):
+            errors[field.name] = [_required(spec, field)]
+        if field.name in errors:
+            continue
+        message = applies_error(spec, field, normalized)
+        if message is not None:
+            errors[field.name] = [message]
+
     for rule in spec.rules:
         # A rule over a field that already failed would only add noise.
         if rule.fields & errors.keys():
@@ -46,6 +60,12 @@ def validate_spec(spec: ModelSpec, input: Any) -> dict[str, Any]:
     if errors:
         raise ValidationFailed(errors)
     return normalized
+
+
+def _required(spec: ModelSpec, field: FieldSpec) -> str:
+    if field.applies_when:
+        return f"Required when {describe(spec, field.applies_when)}."
+    return "This field is required."
 
 
 def _unknown(spec: ModelSpec, key: str) -> str:

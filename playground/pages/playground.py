@@ -21,7 +21,8 @@ from django.views.decorators.http import require_POST
 from accounts import ledger
 from playground import catalog, services
 from playground.catalog import ModelSpec
-from playground.catalog.forms import CatalogForm
+from playground.catalog.forms import CatalogForm, image_list
+from playground.catalog.rules import applies_text
 from playground.catalog.values import Invalid, coerce, is_blank
 from playground.contracts.snippets import KEY_VARIABLE, all_snippets
 from playground.contracts.wire import request_base_url
@@ -57,8 +58,8 @@ def submitted_input(spec: ModelSpec, form: CatalogForm) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for field in spec.fields:
         value = form[field.name].value()
-        if field.type == "image_urls" and isinstance(value, str):
-            value = [line.strip() for line in value.splitlines() if line.strip()]
+        if field.type == "image_urls":
+            value = image_list(value)
         if field.type == "switch":
             value = bool(value)
         elif is_blank(value):
@@ -140,6 +141,12 @@ def field_rows(spec: ModelSpec, form: CatalogForm) -> list[dict[str, Any]]:
             text = str(bound.value() or "")
             length = len(text.replace("\r\n", "\n"))
         upload = UPLOAD_KINDS.get(field.type)
+        slots = []
+        if field.items:
+            widgets = list(bound.subwidgets)
+            for item, widget in zip(field.items, widgets, strict=True):
+                preview = _preview_urls(widget.data["value"])
+                slots.append({"label": item.label, "widget": widget, "preview": preview})
         rows.append(
             {
                 "bound": bound,
@@ -148,6 +155,8 @@ def field_rows(spec: ModelSpec, form: CatalogForm) -> list[dict[str, Any]]:
                 "upload": upload,
                 "accept": ",".join(field.accept) or ("video/mp4" if upload == "video" else ""),
                 "preview": _preview_urls(bound.value()) if upload else [],
+                "slots": slots,
+                "applies": applies_text(spec, field),
             }
         )
     return rows

@@ -1,4 +1,5 @@
-// The playground page: live character counts, uploads with a preview, copy buttons.
+// The playground page: fields that apply only for some options, live character
+// counts, uploads with a preview, copy buttons.
 // Validation, prices and submitting are htmx; this covers what htmx can't.
 (function () {
   "use strict";
@@ -8,6 +9,53 @@
     const input = form && form.querySelector("input[name=csrfmiddlewaretoken]");
     return input ? input.value : "";
   }
+
+  // Fields that apply only for some options carry the spec's conditions in
+  // data-applies-when (catalog/forms.py). While they do not hold, the field is
+  // disabled and hidden: a disabled field is not posted, so the live check and
+  // the submit see it as the validator does, absent and taking its default.
+  function meets(form, test) {
+    const control = form.elements[test.field];
+    let value = "";
+    if (control && !control.disabled) {
+      value = control.type === "checkbox" ? String(control.checked) : control.value.trim();
+    }
+    if (value === "") return test.blank;
+    if ("present" in test) return test.present;
+    return test.values.includes(value);
+  }
+
+  function applyConditions(form) {
+    // A condition may read a field that has just been disabled itself
+    // (voice needs sound, sound needs pro): settle in a few passes.
+    for (let pass = 0; pass < 5; pass++) {
+      let changed = false;
+      form.querySelectorAll("[data-applies-when]").forEach(function (control) {
+        const applies = JSON.parse(control.dataset.appliesWhen).every((test) => meets(form, test));
+        if (control.disabled !== applies) return;
+        control.disabled = !applies;
+        const box = control.closest(".item, .field");
+        if (box) box.hidden = !applies;
+        changed = true;
+      });
+      if (!changed) break;
+    }
+    // A field none of whose images applies is hidden with its legend.
+    form.querySelectorAll(".field").forEach(function (field) {
+      const items = field.querySelectorAll(".item");
+      if (items.length) field.hidden = Array.from(items).every((item) => item.hidden);
+    });
+  }
+
+  document.querySelectorAll("form").forEach(applyConditions);
+  // Capturing, so fields are settled before htmx's live check reads the form.
+  document.addEventListener(
+    "change",
+    function (event) {
+      if (event.target.form) applyConditions(event.target.form);
+    },
+    true
+  );
 
   // Live character count against the field's limit.
   document.addEventListener("input", function (event) {
