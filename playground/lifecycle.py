@@ -80,7 +80,8 @@ def claim_next(worker: str, kind: QuerySet[Generation], tries: int = 5) -> Gener
     Fair share one claim at a time: the team whose last start (of this kind)
     is oldest, or that has none, goes first, its oldest generation first. So
     one team's thousand queued never hold up another team's one. Teams are
-    ranked, not rows: two grouped queries, whatever the number of rows queued.
+    ranked, not rows: two grouped queries, whatever the number of rows queued,
+    then the first team's oldest few.
     """
     now = timezone.now()
     oldest = dict(
@@ -99,10 +100,18 @@ def claim_next(worker: str, kind: QuerySet[Generation], tries: int = 5) -> Gener
     )
     never = now - SERVED_WITHIN  # not served within the window: first in turn
     turns = sorted(oldest, key=lambda team: (last_served.get(team, never), oldest[team]))
-    for team in turns[:tries]:
-        generation = claim(oldest[team], worker)
-        if generation is not None:
-            return generation
+    for team in turns:
+        # Workers taking turns at once all see the same oldest row: a few of
+        # the team's oldest are tried, so the losers of that race claim the next.
+        pks = (
+            kind.filter(claimable(now), team_id=team)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:tries]
+        )
+        for pk in list(pks):
+            generation = claim(pk, worker)
+            if generation is not None:
+                return generation
     return None
 
 
