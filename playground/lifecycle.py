@@ -80,8 +80,10 @@ def claim_next(worker: str, kind: QuerySet[Generation], tries: int = 5) -> Gener
     Fair share one claim at a time: the team whose last start (of this kind)
     is oldest, or that has none, goes first, its oldest generation first. So
     one team's thousand queued never hold up another team's one. Teams are
-    ranked, not rows: two grouped queries, whatever the number of rows queued,
-    then the first team's oldest few.
+    ranked, not rows: two grouped queries (one while a single team waits),
+    whatever the number of rows queued. A worker that loses the race for a
+    team's oldest to another worker taking its turn at once tries the team's
+    next few.
     """
     now = timezone.now()
     oldest = dict(
@@ -91,18 +93,23 @@ def claim_next(worker: str, kind: QuerySet[Generation], tries: int = 5) -> Gener
         .annotate(oldest=Min("pk"))
         .values_list("team_id", "oldest")
     )
-    last_served = dict(
-        kind.filter(team_id__in=list(oldest), started_at__gte=now - SERVED_WITHIN)
-        .order_by()
-        .values("team_id")
-        .annotate(last=Max("started_at"))
-        .values_list("team_id", "last")
-    )
-    never = now - SERVED_WITHIN  # not served within the window: first in turn
-    turns = sorted(oldest, key=lambda team: (last_served.get(team, never), oldest[team]))
+    turns = list(oldest)
+    if len(turns) > 1:  # one team waiting takes its turn without asking
+        last_served = dict(
+            kind.filter(team_id__in=turns, started_at__gte=now - SERVED_WITHIN)
+            .order_by()
+            .values("team_id")
+            .annotate(last=Max("started_at"))
+            .values_list("team_id", "last")
+        )
+        never = now - SERVED_WITHIN  # not served within the window: first in turn
+        turns.sort(key=lambda team: (last_served.get(team, never), oldest[team]))
     for team in turns:
-        # Workers taking turns at once all see the same oldest row: a few of
-        # the team's oldest are tried, so the losers of that race claim the next.
+        generation = claim(oldest[team], worker)
+        if generation is not None:
+            return generation
+        # Workers taking turns at once all saw the same oldest row: the losers
+        # of that race try a few of the team's next ones.
         pks = (
             kind.filter(claimable(now), team_id=team)
             .order_by("pk")

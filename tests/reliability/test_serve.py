@@ -1,5 +1,6 @@
 """`manage.py serve`, the production profile: one supervisor, everything or nothing."""
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -154,3 +155,36 @@ def test_every_web_worker_listens_on_a_socket_of_its_own(serve):
     sockets = [listening_sockets(pid, port) for pid in workers]
     assert all(len(held) == 1 for held in sockets), sockets
     assert len(set.union(*sockets)) == len(workers), sockets
+
+
+@needs_services
+def test_with_json_logs_every_line_it_writes_is_a_json_object(transactional_db, tmp_path, settings):
+    """gunicorn's own lines and the command's too, not only the app's (LOG_FORMAT=json)."""
+    port = free_port()
+    prefix = f"{settings.KEY_PREFIX}-serve-json-{port}"
+    env = process_env(KEY_PREFIX=prefix, LOG_FORMAT="json")
+    process = ManagedProcess(
+        "serve-json", ["serve", "--roles", "web", "--port", str(port)], env, tmp_path
+    )
+    url = f"http://127.0.0.1:{port}/healthz"
+
+    def answers():
+        assert process.popen.poll() is None, process.log_tail()
+        try:
+            return httpx.get(url, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(answers, timeout=60, interval=0.2, message="serve to answer")
+        httpx.get(url + "-not-a-route", headers={"X-Request-ID": "probe-1"}, timeout=5)
+    finally:
+        process.stop()
+        delete_keys(settings.REDIS_URL, prefix)
+
+    lines = [line for line in process.log_path.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # any plain-text line fails here
+    assert all(isinstance(record, dict) for record in records), lines
+    assert any(r["logger"] == "gunicorn.error" for r in records), lines  # its start
+    assert any("Ctrl-C stops them all" in r["message"] for r in records), lines
+    assert any(r.get("request_id") == "probe-1" for r in records), lines  # the 404's line

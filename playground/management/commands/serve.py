@@ -1,5 +1,8 @@
+import json
+import logging
 import os
 import sys
+import tempfile
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -10,6 +13,8 @@ from playground import providers, queue
 from playground.management.supervisor import Supervisor
 from playground.ops import metrics
 from playground.secretbox import SecretsUnreadable
+
+log = logging.getLogger(__name__)
 
 ROLES = ("web", "worker", "sweeper", "poller")
 
@@ -29,7 +34,30 @@ def production_problems() -> list[str]:
     return problems
 
 
-def gunicorn_argv(host: str, port: str) -> list[str]:
+def gunicorn_log_config() -> Path:
+    """A logging configuration for gunicorn's --log-config-json: with
+    LOG_FORMAT=json, gunicorn's own lines (its start, its workers' comings and
+    goings) go out in the JSON of every other line, through the same handler.
+    Its access lines stay off, as without it (the requests are in /metrics)."""
+    config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": settings.LOGGING["filters"],
+        "formatters": settings.LOGGING["formatters"],
+        "handlers": settings.LOGGING["handlers"],
+        "root": settings.LOGGING["root"],
+        "loggers": {
+            "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+            "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+        },
+    }
+    handle, path = tempfile.mkstemp(prefix="reelgate-gunicorn-log-", suffix=".json")
+    with os.fdopen(handle, "w") as out:
+        json.dump(config, out)
+    return Path(path)
+
+
+def gunicorn_argv(host: str, port: str, log_config: Path | None = None) -> list[str]:
     from gunicorn.config import KNOWN_SETTINGS
 
     argv = [
@@ -55,6 +83,8 @@ def gunicorn_argv(host: str, port: str) -> list[str]:
         # worker is restarted (a timeout) are reset, and their clients retry.
         "--reuse-port",
     ]
+    if log_config is not None:
+        argv.append(f"--log-config-json={log_config}")
     if Path("/dev/shm").is_dir():  # the workers' heartbeat files, off a slow disk
         argv.append("--worker-tmp-dir=/dev/shm")
     if any(option.name == "control_socket_disable" for option in KNOWN_SETTINGS):
@@ -98,23 +128,39 @@ class Command(BaseCommand):
         if unknown or not wanted:
             raise CommandError(f"--roles: use some of {', '.join(ROLES)} (got {roles!r})")
         if settings.DEBUG:
-            self.stderr.write("Warning: DEBUG is on; never in production.")
+            self.say("Warning: DEBUG is on; never in production.", level=logging.WARNING)
 
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         # Every process counts into one directory, which /metrics adds up.
         env = metrics.multiprocess_env(os.environ)
+        log_config = gunicorn_log_config() if settings.LOG_FORMAT == "json" else None
         try:
-            self.run_roles(wanted, manage, env, host, port)
+            self.run_roles(wanted, manage, env, host, port, log_config)
         finally:
             metrics.remove_multiprocess_dir(os.environ, env)
+            if log_config is not None:
+                log_config.unlink(missing_ok=True)
+
+    def say(self, message: str, level: int = logging.INFO) -> None:
+        """A line for the operator: in the log's JSON with LOG_FORMAT=json, else as text."""
+        if settings.LOG_FORMAT == "json":
+            log.log(level, message)
+        else:
+            (self.stderr if level >= logging.WARNING else self.stdout).write(message)
 
     def run_roles(
-        self, wanted: list[str], manage: list[str], env: dict, host: str, port: str
+        self,
+        wanted: list[str],
+        manage: list[str],
+        env: dict,
+        host: str,
+        port: str,
+        log_config: Path | None,
     ) -> None:
         supervisor = Supervisor(stop_timeout=30)
         started = []
         if "web" in wanted:
-            supervisor.start("gunicorn", gunicorn_argv(host, port), env)
+            supervisor.start("gunicorn", gunicorn_argv(host, port, log_config), env)
             started.append(
                 f"gunicorn on http://{host}:{port}/ "
                 f"({settings.WEB_WORKERS} workers x {settings.WEB_THREADS} threads)"
@@ -138,13 +184,13 @@ class Command(BaseCommand):
             started.append(f"{settings.POLLERS} poller(s)")
         if not supervisor.children:
             raise CommandError("Nothing to run (Q_CLUSTERS=0 and no other role).")
-        self.stdout.write("Reelgate (production profile): " + ", ".join(started) + ".")
+        self.say("Reelgate (production profile): " + ", ".join(started) + ".")
         if "web" in wanted:
-            self.stdout.write(
+            self.say(
                 f"For a load balancer: http://{host}:{port}/healthz (alive) and "
                 f"http://{host}:{port}/readyz (ready; 503 names what fails)."
             )
-        self.stdout.write("Ctrl-C stops them all.")
+        self.say("Ctrl-C stops them all.")
         exited = supervisor.run()
         if exited is not None:
             name, status = exited
