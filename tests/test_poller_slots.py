@@ -44,9 +44,7 @@ def slow_running() -> Reply:
 
 @contextmanager
 def own_poller(**options) -> Iterator[Poller]:
-    """A Poller on a loop of its own, in this process; the session's poller paused
-    meanwhile, and its sweeper too: with the tests' 3 s leases, a submit held up
-    on a busy machine would look to the sweeper like a worker that died mid-submit."""
+    """A Poller on a loop of its own, in this process; the session's poller paused meanwhile."""
     poller = Poller(**options)
     started = threading.Event()
     loop = asyncio.new_event_loop()
@@ -57,7 +55,7 @@ def own_poller(**options) -> Iterator[Poller]:
         await poller.run(stop)
 
     thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    with paused([process for process in SESSION if process.name in ("poller", "sweeper")]):
+    with paused([process for process in SESSION if process.name == "poller"]):
         thread.start()
         started.wait(5)
         try:
