@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -47,6 +48,14 @@ def issue(user, name: str = "") -> tuple[ApiKey, str]:
         except IntegrityError:  # the 48-bit prefix collided; draw again
             continue
     raise RuntimeError("could not draw a unique API key prefix")
+
+
+def bearer_key(headers: Mapping[str, str]) -> str:
+    """The raw key of an `Authorization: Bearer <key>` (or `Token <key>`) header; "" without one."""
+    scheme, _, token = headers.get("Authorization", "").partition(" ")
+    if scheme.lower() in {"bearer", "token"}:
+        return token.strip()
+    return ""
 
 
 def check(raw_key: str) -> KeyRecord | None:

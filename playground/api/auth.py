@@ -28,14 +28,6 @@ log = logging.getLogger(__name__)
 ErrorRenderer = Callable[[ApiError], HttpResponse]
 
 
-def bearer_key(request: HttpRequest) -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() in {"bearer", "token"}:
-        return token.strip()
-    return ""
-
-
 def api_view(*, methods: tuple[str, ...], render_error: ErrorRenderer, input_prefix: str = ""):
     def decorator(view):
         @csrf_exempt
@@ -46,7 +38,7 @@ def api_view(*, methods: tuple[str, ...], render_error: ErrorRenderer, input_pre
                     raise ApiError(455, "The service is under maintenance. Try again later.")
                 if request.method not in methods:
                     raise ApiError(405, f"Use {' or '.join(methods)} for this endpoint.")
-                raw_key = bearer_key(request)
+                raw_key = apikeys.bearer_key(request.headers)
                 api_key = apikeys.check(raw_key)
                 if api_key is None:
                     if raw_key:

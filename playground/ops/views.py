@@ -22,7 +22,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from playground.api.auth import bearer_key
+from accounts.apikeys import bearer_key
 from playground.ops import health, scrape
 
 
@@ -50,7 +50,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
 def metrics(request: HttpRequest) -> HttpResponse:
     if not settings.METRICS_TOKEN:
         raise Http404("metrics are off: METRICS_TOKEN is not set")
-    if not hmac.compare_digest(bearer_key(request).encode(), settings.METRICS_TOKEN.encode()):
+    if not hmac.compare_digest(
+        bearer_key(request.headers).encode(), settings.METRICS_TOKEN.encode()
+    ):
         response = HttpResponse(
             "A valid metrics token is needed: send 'Authorization: Bearer <METRICS_TOKEN>'.\n",
             status=401,
