@@ -24,8 +24,19 @@ class ProfileInline(admin.StackedInline):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "member_count", "created_at"]
+    list_display = ["name", "member_count", "balance", "created_at"]
+    list_select_related = ["wallet"]
     search_fields = ["name"]
+    actions = ["grant_credits"]
+
+    @admin.display(description="balance", ordering="wallet__balance")
+    def balance(self, team):
+        return team.wallet.balance
+
+    @admin.action(description="Grant credits to the selected teams")
+    def grant_credits(self, request, queryset):
+        teams = queryset.select_related("wallet")
+        return grant_to_wallets(self, request, [(team.pk, team.wallet) for team in teams])
 
     @admin.display(description="members")
     def member_count(self, team):
@@ -85,7 +96,17 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 class LedgerEntryInline(admin.TabularInline):
     model = LedgerEntry
-    fields = ["created_at", "kind", "amount", "held_change", "reference", "note", "actor"]
+    fields = [
+        "created_at",
+        "kind",
+        "amount",
+        "held_change",
+        "reference",
+        "note",
+        "member",
+        "api_key",
+        "actor",
+    ]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -102,47 +123,53 @@ class GrantForm(forms.Form):
 
 @admin.register(CreditAccount)
 class CreditAccountAdmin(admin.ModelAdmin):
-    list_display = ["user", "balance", "held", "available_credits"]
-    search_fields = ["user__username"]
-    list_select_related = ["user"]
-    readonly_fields = ["user", "balance", "held", "available_credits"]
+    list_display = ["team", "balance", "held", "available_credits"]
+    search_fields = ["team__name", "team__members__user__username"]
+    list_select_related = ["team"]
+    readonly_fields = ["team", "balance", "held", "available_credits"]
     inlines = [LedgerEntryInline]
     actions = ["grant_credits"]
 
     def has_add_permission(self, request):
-        return False  # every user gets an account when created
+        return False  # every team gets its wallet when created
 
     @admin.display(description="available")
     def available_credits(self, account):
         return account.available()
 
-    @admin.action(description="Grant credits to the selected accounts")
+    @admin.action(description="Grant credits to the selected teams' wallets")
     def grant_credits(self, request, queryset):
-        form = GrantForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            for account in queryset:
-                ledger.grant(
-                    account,
-                    form.cleaned_data["amount"],
-                    note=form.cleaned_data["note"],
-                    actor=request.user,
-                )
-            messages.success(
-                request,
-                f"Granted {form.cleaned_data['amount']} credits to {queryset.count()} account(s).",
+        wallets = queryset.select_related("team")
+        return grant_to_wallets(self, request, [(wallet.pk, wallet) for wallet in wallets])
+
+
+def grant_to_wallets(model_admin, request, selected: list[tuple[int, CreditAccount]]):
+    """The grant action of the teams and the wallets lists: a form, then one
+    grant per wallet. `selected` pairs each selected row's id with its wallet."""
+    form = GrantForm(request.POST if "apply" in request.POST else None)
+    if form.is_valid():
+        for _, wallet in selected:
+            ledger.grant(
+                wallet,
+                form.cleaned_data["amount"],
+                note=form.cleaned_data["note"],
+                actor=request.user,
             )
-            return None
-        return render(
-            request,
-            "admin/accounts/grant_credits.html",
-            {
-                **self.admin_site.each_context(request),
-                "form": form,
-                "accounts": queryset,
-                "opts": self.model._meta,
-                "title": "Grant credits",
-            },
+        messages.success(
+            request, f"Granted {form.cleaned_data['amount']} credits to {len(selected)} team(s)."
         )
+        return None
+    return render(
+        request,
+        "admin/accounts/grant_credits.html",
+        {
+            **model_admin.admin_site.each_context(request),
+            "form": form,
+            "selected": selected,
+            "opts": model_admin.model._meta,
+            "title": "Grant credits",
+        },
+    )
 
 
 @admin.register(CreditHold)
@@ -157,7 +184,7 @@ class CreditHoldAdmin(admin.ModelAdmin):
         "closed_at",
     ]
     list_filter = ["state"]
-    search_fields = ["reference", "account__user__username"]
+    search_fields = ["reference", "account__team__name", "member__username"]
     readonly_fields = [f.name for f in CreditHold._meta.fields]
 
     def has_add_permission(self, request):
@@ -169,10 +196,19 @@ class CreditHoldAdmin(admin.ModelAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "account", "kind", "amount", "held_change", "reference", "note"]
+    list_display = [
+        "created_at",
+        "account",
+        "kind",
+        "amount",
+        "held_change",
+        "member",
+        "reference",
+        "note",
+    ]
     list_filter = ["kind"]
-    search_fields = ["reference", "note", "account__user__username"]
-    list_select_related = ["account__user"]
+    search_fields = ["reference", "note", "account__team__name", "member__username"]
+    list_select_related = ["account__team", "member"]
 
     def has_add_permission(self, request):
         return False

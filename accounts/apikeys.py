@@ -85,7 +85,7 @@ def check(raw_key: str) -> KeyRecord | None:
 
 
 def _read(prefix: str, epoch: int | None) -> keycache.Entry | None:
-    # One row with the ids of the user's team and credit account. No ORDER BY:
+    # One row with the ids of the user's team and its wallet. No ORDER BY:
     # get() leaves the model's ordering out, and the prefix is unique.
     try:
         row = ApiKey.objects.values(
@@ -96,7 +96,7 @@ def _read(prefix: str, epoch: int | None) -> keycache.Entry | None:
             "user_id",
             "user__is_active",
             "user__profile__team_id",
-            "user__credit_account__id",
+            "user__profile__team__wallet__id",
         ).get(prefix=prefix)
     except ApiKey.DoesNotExist:
         return None
@@ -106,25 +106,21 @@ def _read(prefix: str, epoch: int | None) -> keycache.Entry | None:
         secret_hash=row["secret_hash"],
         user_id=row["user_id"],
         team_id=row["user__profile__team_id"],
-        account_id=row["user__credit_account__id"],
+        account_id=row["user__profile__team__wallet__id"],
         active=row["revoked_at"] is None and row["user__is_active"],
     )
     return keycache.keep(record, row["last_used_at"], epoch)
 
 
 def user_of(record: KeyRecord) -> AbstractBaseUser:
-    """The key's user with their profile and credit account, read in one query
-    when first used, as Django's own `request.user` is.
+    """The key's user with their profile, read in one query when first used,
+    as Django's own `request.user` is.
 
     API views that only need the ids (the team's, the account's) take them
     from the record and cost no query.
     """
     return SimpleLazyObject(
-        lambda: (
-            get_user_model()
-            .objects.select_related("profile", "credit_account")
-            .get(pk=record.user_id)
-        )
+        lambda: get_user_model().objects.select_related("profile").get(pk=record.user_id)
     )
 
 

@@ -89,9 +89,18 @@ def adjust(account: CreditAccount, amount, *, note: str, actor=None) -> LedgerEn
         )
 
 
-def hold(account: CreditAccount | int, amount, reference: str, *, note: str = "") -> CreditHold:
+def hold(
+    account: CreditAccount | int,
+    amount,
+    reference: str,
+    *,
+    note: str = "",
+    member_id: int | None = None,
+    api_key_id: int | None = None,
+) -> CreditHold:
     """Reserve credits for work identified by `reference` (unique) on `account`
-    (the account, or its id: an API call knows only the id, accounts/keycache.py).
+    (the team's wallet, or its id: an API call knows only the id,
+    accounts/keycache.py), spent by `member_id` through `api_key_id`.
 
     Raises InsufficientCredits, holding nothing, when fewer are available.
     Call it inside the transaction that records the work, as late in it as
@@ -109,7 +118,11 @@ def hold(account: CreditAccount | int, amount, reference: str, *, note: str = ""
     account_id = account.pk if isinstance(account, CreditAccount) else account
     with transaction.atomic(savepoint=False):
         credit_hold = CreditHold.objects.create(
-            account_id=account_id, reference=reference, amount=amount
+            account_id=account_id,
+            reference=reference,
+            amount=amount,
+            member_id=member_id,
+            api_key_id=api_key_id,
         )
         LedgerEntry.objects.create(
             account_id=account_id,
@@ -117,6 +130,8 @@ def hold(account: CreditAccount | int, amount, reference: str, *, note: str = ""
             held_change=amount,
             reference=reference,
             note=note,
+            member_id=member_id,
+            api_key_id=api_key_id,
         )
         # The race arbiter of every hold: it only succeeds while balance - held
         # stays >= 0, whatever ran between the caller's read and this statement.
@@ -124,7 +139,7 @@ def hold(account: CreditAccount | int, amount, reference: str, *, note: str = ""
             pk=account_id, balance__gte=cents(F("held") + amount)
         ).update(held=cents(F("held") + amount))
         if not raised:
-            raise InsufficientCredits(amount, _fresh(account_id).available())
+            raise InsufficientCredits(amount, available(account_id))
     return credit_hold
 
 
@@ -151,6 +166,8 @@ def capture(reference: str, final_amount=None, *, note: str = "") -> LedgerEntry
             held_change=-credit_hold.amount,
             reference=reference,
             note=note,
+            member_id=credit_hold.member_id,
+            api_key_id=credit_hold.api_key_id,
         )
 
 
@@ -169,6 +186,8 @@ def release(reference: str, *, note: str = "") -> LedgerEntry | None:
             held_change=-credit_hold.amount,
             reference=reference,
             note=note,
+            member_id=credit_hold.member_id,
+            api_key_id=credit_hold.api_key_id,
         )
 
 
@@ -181,17 +200,18 @@ def _close(credit_hold: CreditHold, state: str, **fields) -> bool:
     return closed == 1
 
 
-def current(account: CreditAccount) -> CreditAccount:
+def current(account: CreditAccount | int) -> CreditAccount:
     """The account's balance and held as the database has them now, however
-    long ago `account` itself was read."""
-    return _fresh(account.pk)
+    long ago `account` itself was read (or only its id known)."""
+    return _fresh(account)
 
 
-def available(account: CreditAccount) -> Decimal:
-    return _fresh(account.pk).available()
+def available(account: CreditAccount | int) -> Decimal:
+    return _fresh(account).available()
 
 
-def _fresh(account_id: int) -> CreditAccount:
+def _fresh(account: CreditAccount | int) -> CreditAccount:
+    account_id = account.pk if isinstance(account, CreditAccount) else account
     return CreditAccount.objects.only("balance", "held").get(pk=account_id)
 
 

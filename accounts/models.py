@@ -92,15 +92,16 @@ class ApiKey(models.Model):
 
 
 class CreditAccount(models.Model):
-    """One user's credits. Changed only by accounts.ledger, never edited.
+    """A team's wallet: the credits every member's generations hold and are
+    charged from. Changed only by accounts.ledger, never edited.
 
     `balance` is the sum of every entry's `amount`; `held` the sum of every
     entry's `held_change` (credits reserved for generations still running).
+    Each entry names the member and the API key that caused it, so spend per
+    member and per key stays exact.
     """
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credit_account"
-    )
+    team = models.OneToOneField(Team, on_delete=models.PROTECT, related_name="wallet")
     balance = money_field()
     held = money_field()
 
@@ -114,7 +115,7 @@ class CreditAccount(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user}: {self.balance} credits"
+        return f"{self.team}: {self.balance} credits"
 
     def available(self) -> Decimal:
         return self.balance - self.held
@@ -133,8 +134,28 @@ class CreditHold(models.Model):
     amount = money_field()
     captured = money_field()
     state = models.CharField(max_length=10, choices=STATES, default=OPEN)
+    # Who spends: the capture and the release name them in their entries, and
+    # budgets count a member's and a key's holds (accounts/budgets.py).
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # a budget's use in its period: the member's or the key's holds since it began
+            models.Index(fields=["member", "created_at"], name="hold_member_since"),
+            models.Index(fields=["api_key", "created_at"], name="hold_key_since"),
+        ]
 
     def __str__(self) -> str:
         return f"hold {self.reference}: {self.amount} ({self.state})"
@@ -165,6 +186,19 @@ class LedgerEntry(models.Model):
     held_change = money_field()
     reference = models.CharField(max_length=64, blank=True, db_index=True)
     note = models.CharField(max_length=200, blank=True)
+    # The member and the API key whose generation caused a hold, capture or
+    # release; empty for grants and adjustments (their `actor` says who).
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -1,15 +1,15 @@
-"""Every user belongs to one team and owns one credit account."""
+"""Every user belongs to one team; every team has one wallet (its credit account)."""
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import ProtectedError
 
 from accounts.models import CreditAccount, Profile, Team
 
 
 def ensure_member(user, team: Team | None = None) -> Profile:
-    """Give `user` a profile (in `team`, or a team of their own) and a credit account."""
+    """Give `user` a profile: in `team`, or in a team of their own."""
     with transaction.atomic():
-        CreditAccount.objects.get_or_create(user=user)
         profile = Profile.objects.filter(user=user).select_related("team").first()
         if profile is None:
             if team is None:
@@ -20,17 +20,35 @@ def ensure_member(user, team: Team | None = None) -> Profile:
     return profile
 
 
+def ensure_wallet(team: Team) -> CreditAccount:
+    """The team's wallet, made when the team is (accounts/signals.py)."""
+    wallet, _ = CreditAccount.objects.get_or_create(team=team)
+    return wallet
+
+
+def wallet_of(user) -> CreditAccount:
+    """The wallet `user`'s generations are paid from: their team's, as it is now."""
+    return CreditAccount.objects.get(team__members__user=user)
+
+
 def move_to_team(profile: Profile, team: Team) -> None:
-    """Move a member; a team left without members is removed."""
+    """Move a member; a team left without members is removed while nothing
+    recorded refers to it (its wallet's history, its generations)."""
     old_team = profile.team
     profile.team = team
     profile.save(update_fields=["team"])
-    if not old_team.members.exists():
-        old_team.delete()
+    if old_team.members.exists():
+        return
+    try:
+        with transaction.atomic():
+            CreditAccount.objects.filter(team=old_team).delete()
+            old_team.delete()
+    except ProtectedError:
+        pass
 
 
 def create_member(username: str, team: Team, *, password: str, **fields):
-    """A new user in `team`, with a credit account."""
+    """A new user in `team`."""
     with transaction.atomic():
         user = get_user_model()(username=username, **fields)
         user.set_password(password)

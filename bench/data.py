@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from accounts import apikeys, ledger
 from accounts.models import Team
-from accounts.teams import create_member
+from accounts.teams import create_member, wallet_of
 from playground.models import Provider
 
 # Enough for any run: 10^9 credits (the ledger's fields hold up to 10^11).
@@ -18,7 +18,7 @@ def api_user(team_name: str, username: str, credits: Decimal = HUGE_BALANCE):
     """A user in a team of their own with `credits` and an API key: (user, raw key)."""
     team = Team.objects.create(name=team_name)
     user = create_member(username, team, password=secrets.token_urlsafe(16))
-    ledger.grant(user.credit_account, credits, note="benchmark credits")
+    ledger.grant(wallet_of(user), credits, note="benchmark credits")
     _, raw_key = apikeys.issue(user, "benchmark")
     return user, raw_key
 

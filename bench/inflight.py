@@ -57,6 +57,7 @@ from django.utils import timezone
 
 from accounts import ledger
 from accounts.models import ZERO, ApiKey, CreditAccount, CreditHold, LedgerEntry
+from accounts.teams import wallet_of
 from bench.pipeline import BODY, percentile, submit_all
 from bench.processes import CpuMeter, command_line, descendants, snapshot
 from bench.stack import ROOT, BenchStack, free_port
@@ -238,7 +239,13 @@ def hold_in_bulk(account: CreditAccount, generations: list[Generation]) -> None:
     capture its hold as it would after a real submit.
     """
     CreditHold.objects.bulk_create(
-        CreditHold(account=account, reference=g.hold_reference, amount=g.quoted_credits)
+        CreditHold(
+            account=account,
+            reference=g.hold_reference,
+            amount=g.quoted_credits,
+            member_id=g.owner_id,
+            api_key_id=g.api_key_id,
+        )
         for g in generations
     )
     LedgerEntry.objects.bulk_create(
@@ -248,6 +255,8 @@ def hold_in_bulk(account: CreditAccount, generations: list[Generation]) -> None:
             held_change=g.quoted_credits,
             reference=g.hold_reference,
             note=f"generation {g.task_id}",
+            member_id=g.owner_id,
+            api_key_id=g.api_key_id,
         )
         for g in generations
     )
@@ -320,7 +329,7 @@ def put_in_flight(
                 ),
             )
         )
-        hold_in_bulk(user.credit_account, generations)
+        hold_in_bulk(wallet_of(user), generations)
 
 
 def callback_url(base_url: str, generation: Generation) -> str:
@@ -896,7 +905,7 @@ def timeline_markdown(result: InflightResult) -> str:
 
 def books(user, pks: list[int]) -> tuple[bool, str]:
     """Every success charged its quote once, every other hold still open or released."""
-    account = CreditAccount.objects.get(user=user)
+    account = wallet_of(user)
     rows = Generation.objects.filter(pk__in=pks)
     succeeded = rows.filter(state=Generation.SUCCESS)
     unfinished = rows.filter(state__in=Generation.UNFINISHED)

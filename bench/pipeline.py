@@ -94,7 +94,7 @@ def run(base_url: str, key: str, count: int, *, concurrency: int = 16) -> Pipeli
     open_holds = CreditHold.objects.filter(
         reference__in=[f"generation:{task_id}" for task_id in task_ids], state=CreditHold.OPEN
     ).count()
-    account = CreditAccount.objects.get(user__generations__task_id=task_ids[0])
+    account = CreditAccount.objects.get(team__generations__task_id=task_ids[0])
     return PipelineResult(
         count=count,
         succeeded=len(succeeded),

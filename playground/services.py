@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts import ledger
 from accounts.keycache import KeyRecord
-from accounts.models import ApiKey, Team
+from accounts.models import ApiKey, CreditAccount
 from playground import catalog, lifecycle, providers, queue, uploads
 from playground.models import Generation, GenerationEvent
 from playground.ops import logs, metrics
@@ -135,6 +135,8 @@ def submit(
                 price.credits,
                 generation.hold_reference,
                 note=f"generation {generation.task_id}",
+                member_id=owner_id,
+                api_key_id=generation.api_key_id,
             )
             _check_unfinished(api_key, owner_id, team_id)
             # Counted before the dispatch's hand-off: a queue that is down
@@ -160,32 +162,30 @@ def submit(
 
 
 def _payer(user, api_key: ApiKey | KeyRecord | None) -> tuple[int, int, int]:
-    """The ids of the generation's owner, their team and the credit account that pays.
+    """The ids of the generation's owner, their team and the team's wallet, which pays.
 
     On the API the key's record holds all three (accounts/keycache.py), so a
-    create reads no user, profile or account row; `user` is then that key's
+    create reads no user, profile or wallet row; `user` is then that key's
     user and is not read at all.
     """
     if isinstance(api_key, KeyRecord):
         return api_key.user_id, api_key.team_id, api_key.account_id
-    return user.pk, user.profile.team_id, user.credit_account.pk
+    team_id = user.profile.team_id
+    return user.pk, team_id, CreditAccount.objects.values_list("pk", flat=True).get(team_id=team_id)
 
 
 def _check_unfinished(api_key: ApiKey | KeyRecord | None, owner_id: int, team_id: int) -> None:
     """Refuse the generation just inserted when it takes its API key, its member
     or its team past their limit of unfinished generations.
 
-    Called after the hold, under the account row's lock that the hold's
-    UPDATE took: every create of one key, and of one member, holds on the
-    same account (the member's), so they pass here one at a time. On
-    PostgreSQL a create that waited for the lock counts with a new snapshot
-    (READ COMMITTED: per statement), which holds the rows the creates before
-    it committed; on SQLite the IMMEDIATE transaction serialises writers from
-    its start. Counted without the lock, two racing creates could both see
-    room (the count-then-insert race). The members of a team hold on
-    accounts of their own, so a team's limit takes the team row's lock too,
-    always after the account's (one order: no deadlock); only when that
-    limit is set, as it costs a statement.
+    Called after the hold, under the lock of the wallet's row that the
+    hold's UPDATE took: every create of a team holds on the team's one
+    wallet, so the creates of a key, a member and a team pass here one at a
+    time. On PostgreSQL a create that waited for the lock counts with a new
+    snapshot (READ COMMITTED: per statement), which holds the rows the
+    creates before it committed; on SQLite the IMMEDIATE transaction
+    serialises writers from its start. Counted without the lock, two racing
+    creates could both see room (the count-then-insert race).
     """
     if api_key is not None:
         _refuse_past(
@@ -203,7 +203,6 @@ def _check_unfinished(api_key: ApiKey | KeyRecord | None, owner_id: int, team_id
             "member",
         )
     if settings.API_MAX_UNFINISHED_PER_TEAM:
-        list(Team.objects.select_for_update().filter(pk=team_id).values_list("pk"))
         _refuse_past(team_unfinished, settings.API_MAX_UNFINISHED_PER_TEAM, "team")
 
 

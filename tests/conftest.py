@@ -113,7 +113,7 @@ def team(db):
 @pytest.fixture
 def alice(team):
     user = create_member("alice", team, password="alice-password", email="alice@example.com")
-    ledger.grant(user.credit_account, Decimal("500.00"), note="test credits")
+    ledger.grant(user.profile.team.wallet, Decimal("500.00"), note="test credits")
     return user
 
 
@@ -125,8 +125,14 @@ def bob(team):
 @pytest.fixture
 def carol(db):
     user = create_member("carol", Team.objects.create(name="Elsewhere"), password="carol-password")
-    ledger.grant(user.credit_account, Decimal("500.00"), note="test credits")
+    ledger.grant(user.profile.team.wallet, Decimal("500.00"), note="test credits")
     return user
+
+
+@pytest.fixture
+def dan(db):
+    """dan's team has not been given any credits."""
+    return create_member("dan", Team.objects.create(name="Unfunded"), password="dan-password")
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from accounts import apikeys
-from accounts.models import ApiKey, CreditAccount, LedgerEntry
+from accounts.models import ApiKey, LedgerEntry
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def test_admin_opens_every_page_for_staff(staff_client, bob):
         "/admin/accounts/apikey/",
         "/admin/accounts/apikey/add/",
         "/admin/accounts/creditaccount/",
-        f"/admin/accounts/creditaccount/{bob.credit_account.pk}/change/",
+        f"/admin/accounts/creditaccount/{bob.profile.team.wallet.pk}/change/",
         "/admin/accounts/ledgerentry/",
         "/admin/accounts/credithold/",
     ]:
@@ -52,31 +52,40 @@ def test_admin_revokes_keys(staff_client, bob):
     assert apikeys.authenticate(secret) is None
 
 
-def test_admin_grants_credits_through_the_ledger(staff_client, alice, bob):
-    account = CreditAccount.objects.get(user=bob)
+@pytest.mark.parametrize("listing", ["team", "creditaccount"])
+def test_admin_grants_credits_to_a_teams_wallet_through_the_ledger(
+    staff_client, alice, carol, listing
+):
+    wallet = carol.profile.team.wallet
+    selected = wallet.team_id if listing == "team" else wallet.pk
     form = staff_client.post(
-        "/admin/accounts/creditaccount/",
-        {"action": "grant_credits", "_selected_action": [account.pk]},
+        f"/admin/accounts/{listing}/",
+        {"action": "grant_credits", "_selected_action": [selected]},
     )
-    assert b"Grant credits" in form.content
+    assert b"Grant credits" in form.content and b"Elsewhere" in form.content
     staff_client.post(
-        "/admin/accounts/creditaccount/",
+        f"/admin/accounts/{listing}/",
         {
             "action": "grant_credits",
-            "_selected_action": [account.pk],
+            "_selected_action": [selected],
             "apply": "1",
             "amount": "42.50",
             "note": "welcome",
         },
     )
-    account.refresh_from_db()
-    assert account.balance == Decimal("42.50")
-    entry = LedgerEntry.objects.get(account=account)
-    assert (entry.kind, entry.actor, entry.note) == ("grant", alice, "welcome")
+    wallet.refresh_from_db()
+    assert wallet.balance == Decimal("542.50")
+    entry = LedgerEntry.objects.filter(account=wallet).first()
+    assert (entry.kind, entry.amount, entry.actor, entry.note) == (
+        "grant",
+        Decimal("42.50"),
+        alice,
+        "welcome",
+    )
 
 
 def test_admin_never_offers_to_edit_a_balance(staff_client, bob):
-    page = staff_client.get(f"/admin/accounts/creditaccount/{bob.credit_account.pk}/change/")
+    page = staff_client.get(f"/admin/accounts/creditaccount/{bob.profile.team.wallet.pk}/change/")
     assert b'name="balance"' not in page.content
     assert b'name="held"' not in page.content
 

@@ -156,7 +156,7 @@ def test_an_unknown_model_is_422_listing_close_ids(api, alice):
 
 
 def test_too_few_credits_is_402_and_creates_nothing(api, alice):
-    ledger.hold(alice.credit_account, "460", "elsewhere")
+    ledger.hold(alice.profile.team.wallet, "460", "elsewhere")
     response = create(api)
     assert response.status_code == 402
     assert response.json()["msg"] == "Insufficient credits: 55.00 needed, 40.00 available."
@@ -272,7 +272,7 @@ def test_concurrent_creates_never_pass_the_unfinished_task_limit(alice, alice_ke
             "data": None,
         }
     assert Generation.objects.count() == 4
-    account = alice.credit_account
+    account = alice.profile.team.wallet
     account.refresh_from_db()
     assert account.held == Decimal("220.00")  # four holds of 55, none left by the refused
 
@@ -344,7 +344,7 @@ def test_concurrent_duplicates_create_exactly_one_task(alice, alice_key):
     assert {status for status, _ in results} == {200}
     assert len({task for _, task in results}) == 1
     assert Generation.objects.count() == 1
-    account = alice.credit_account
+    account = alice.profile.team.wallet
     account.refresh_from_db()
     assert account.held == Decimal("55.00")
 

@@ -153,7 +153,7 @@ def test_an_input_reference_file_drives_an_image_to_video_model(client, worker):
 
 def test_it_remixes_a_completed_video_with_a_new_prompt(client, worker, alice):
     source = make_video(alice, aspect_ratio="1:1")
-    account = alice.credit_account
+    account = alice.profile.team.wallet
     account.refresh_from_db()
     available = account.available()
 
@@ -231,7 +231,7 @@ def test_it_lists_the_teams_openai_videos_by_cursor(client, alice, bob, carol):
 
 def test_it_deletes_a_finished_video_and_its_files_but_not_its_charge(client, alice):
     row = make_video(alice)
-    ledger.hold(alice.credit_account, Decimal("1.50"), row.hold_reference)
+    ledger.hold(alice.profile.team.wallet, Decimal("1.50"), row.hold_reference)
     ledger.capture(row.hold_reference)
     folder = "generations/delete-test"
     video_name = default_storage.save(f"{folder}/{row.task_id}.mp4", ContentFile(b"mp4"))

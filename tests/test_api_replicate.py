@@ -131,8 +131,8 @@ def test_a_short_wait_answers_starting_and_cancel_releases_the_hold(client, work
         "kind", flat=True
     )
     assert sorted(kinds) == ["hold", "release"]
-    alice.credit_account.refresh_from_db()
-    assert alice.credit_account.available() == Decimal("500.00")
+    alice.profile.team.wallet.refresh_from_db()
+    assert alice.profile.team.wallet.available() == Decimal("500.00")
 
 
 def test_a_failed_prediction_raises_model_error_from_run(client, worker):
@@ -309,10 +309,10 @@ def test_it_answers_401_for_a_bad_key(live_server, transactional_db):
     assert "API key" in raised.value.detail
 
 
-def test_it_answers_402_without_credits_and_429_over_the_limit(live_server, client, bob, settings):
-    _, bobs_key = apikeys.issue(bob, "bob's key")  # bob's account holds nothing
+def test_it_answers_402_without_credits_and_429_over_the_limit(live_server, client, dan, settings):
+    _, dans_key = apikeys.issue(dan, "dan's key")  # dan's team's wallet holds nothing
     with pytest.raises(ReplicateError) as raised:
-        sdk(live_server, bobs_key).models.predictions.create(model="google/veo-3-1", input=VEO)
+        sdk(live_server, dans_key).models.predictions.create(model="google/veo-3-1", input=VEO)
     assert raised.value.status == 402 and "Insufficient credits" in raised.value.detail
 
     settings.API_MAX_UNFINISHED_TASKS = 0
@@ -348,7 +348,7 @@ def test_waits_past_the_key_and_team_caps_answer_at_once(
     """A waiting request holds a server thread: one tenant may hold only a few."""
     settings.API_WAITS_PER_KEY, settings.API_WAITS_PER_TEAM = 1, 1
     _, bobs_key = apikeys.issue(bob, "bob's key")  # bob is alice's teammate
-    ledger.grant(bob.credit_account, Decimal("500.00"), note="test credits")
+    ledger.grant(bob.profile.team.wallet, Decimal("500.00"), note="test credits")
     url = live_server.url + "/v1/models/google/veo-3-1/predictions"
 
     def create(key: str, wait: int) -> httpx.Response:

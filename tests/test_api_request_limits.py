@@ -83,7 +83,7 @@ def test_it_answers_a_json_body_over_the_limit_with_413_in_the_contracts_envelop
     message = envelope(response)
     assert "2.5 MB" in message
     assert not Generation.objects.exists()
-    assert CreditAccount.objects.get(user=alice).held == 0
+    assert CreditAccount.objects.get(team__members__user=alice).held == 0
 
 
 def test_the_413_names_the_configured_limit_and_a_body_under_it_is_read(

@@ -27,7 +27,7 @@ def test_the_read_floor_answers_a_task_by_its_id(alice):
 
 def test_the_write_floor_writes_a_row_and_takes_the_lock_but_moves_no_credits(alice):
     generation = services.submit(user=alice, **BODY)
-    account = CreditAccount.objects.get(user=alice)
+    account = CreditAccount.objects.get(team__members__user=alice)
     before = (account.balance, account.held)
     bench._floor_rows.cache_clear()  # the rows are looked up once per process
     try:

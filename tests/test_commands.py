@@ -31,7 +31,7 @@ def test_bootstrap_creates_admin_and_demo_once(db, demo_file):
     demo = User.objects.get(username="demo")
     assert admin.is_superuser and admin.is_staff
     assert demo.profile.team.name == "Demo"
-    assert demo.credit_account.balance == Decimal("1000.00")
+    assert demo.profile.team.wallet.balance == Decimal("1000.00")
     secret = output.split("demo API key:")[1].split()[0]
     assert apikeys.authenticate(secret).user == demo
     assert secret in demo_file.read_text()
@@ -51,7 +51,7 @@ def test_createsuperuser_gets_a_team_and_credit_account(db):
     )
     root = User.objects.get(username="root")
     assert root.profile.team.name == "root"
-    assert root.credit_account.available() == Decimal("0.00")
+    assert root.profile.team.wallet.available() == Decimal("0.00")
 
 
 def test_apikey_create_prints_the_key_as_the_last_line(alice):
@@ -80,7 +80,7 @@ def test_apikey_refuses_unknown_user_and_prefix(db):
 def test_credits_grant_records_a_ledger_entry_and_refuses_a_negative_amount(alice):
     output = run("credits", "grant", "alice", "25.5", "--note", "bonus")
     assert "balance 525.50" in output
-    entry = LedgerEntry.objects.filter(account__user=alice).first()
+    entry = LedgerEntry.objects.filter(account__team__members__user=alice).first()
     assert (entry.kind, entry.amount, entry.note) == ("grant", Decimal("25.50"), "bonus")
     with pytest.raises(CommandError, match="Cannot grant"):
         run("credits", "grant", "alice", "-5")

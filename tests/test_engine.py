@@ -27,7 +27,7 @@ def finished(generation: Generation, timeout: float = 60) -> Generation:
 
 
 def balance(user) -> tuple[Decimal, Decimal]:
-    account = CreditAccount.objects.get(user=user)
+    account = CreditAccount.objects.get(team__members__user=user)
     return account.balance, account.held
 
 

@@ -159,5 +159,5 @@ def test_a_bomb_as_an_image_input_fails_the_generation_undecoded(worker, alice):
     assert (generation.state, generation.fail_code) == (Generation.FAIL, "INVALID_IMAGE_URL")
     assert "8000x8000 pixels" in generation.fail_msg
     assert "cat.png" in generation.fail_msg
-    account = CreditAccount.objects.get(user=alice)
+    account = CreditAccount.objects.get(team__members__user=alice)
     assert (account.balance, account.held) == (Decimal("500.00"), Decimal("0.00"))

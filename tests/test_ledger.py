@@ -8,7 +8,7 @@ from accounts.models import CreditAccount, CreditHold, LedgerEntry
 
 
 def fresh(user) -> CreditAccount:
-    return CreditAccount.objects.get(user=user)
+    return CreditAccount.objects.get(team__members__user=user)
 
 
 def assert_balanced(account):

@@ -19,7 +19,8 @@ WORKERS = 20
 
 @pytest.mark.django_db(transaction=True)
 def test_racing_holds_never_overspend(alice):
-    account = CreditAccount.objects.get(user=alice)  # 500 credits: 16 holds of 30 fit
+    # 500 credits: 16 holds of 30 fit
+    account = CreditAccount.objects.get(team__members__user=alice)
     start = threading.Barrier(WORKERS)
     outcomes: list[str] = []
     lock = threading.Lock()
@@ -53,7 +54,7 @@ def test_racing_holds_never_overspend(alice):
 
 @pytest.mark.django_db(transaction=True)
 def test_racing_captures_charge_once(alice):
-    account = CreditAccount.objects.get(user=alice)
+    account = CreditAccount.objects.get(team__members__user=alice)
     ledger.hold(account, "40", "once")
     start = threading.Barrier(10)
     results: list[object] = []

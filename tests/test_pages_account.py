@@ -17,7 +17,7 @@ def signed_in(client, alice):
 
 
 def test_it_shows_balance_held_and_available(signed_in, alice):
-    ledger.hold(alice.credit_account, Decimal("55.00"), "generation:gen_abc")
+    ledger.hold(alice.profile.team.wallet, Decimal("55.00"), "generation:gen_abc")
     content = signed_in.get("/account/").content.decode()
     assert '<dd id="balance">500.00</dd>' in content
     assert '<dd id="held">55.00</dd>' in content
@@ -28,7 +28,7 @@ def test_it_shows_balance_held_and_available(signed_in, alice):
 
 def test_it_pages_through_the_ledger_without_gaps(signed_in, alice):
     for number in range(1, 31):
-        ledger.grant(alice.credit_account, Decimal("1.00"), note=f"top-up {number:02d}")
+        ledger.grant(alice.profile.team.wallet, Decimal("1.00"), note=f"top-up {number:02d}")
     first = signed_in.get("/account/").content.decode()
     assert "top-up 30" in first and "top-up 06" in first and "top-up 05" not in first
     older = first.split('href="?after=')[1].split("#")[0]

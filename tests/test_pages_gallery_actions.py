@@ -38,8 +38,8 @@ def generation(owner, state=Generation.SUCCESS, *, files=True, prompt="a lightho
         **fields,
     )
     if state == Generation.SUCCESS:
-        ledger.grant(owner.credit_account, Decimal("55.00"), note="for this generation")
-        ledger.hold(owner.credit_account, Decimal("55.00"), row.hold_reference)
+        ledger.grant(owner.profile.team.wallet, Decimal("55.00"), note="for this generation")
+        ledger.hold(owner.profile.team.wallet, Decimal("55.00"), row.hold_reference)
         ledger.capture(row.hold_reference)
         row.charged_credits = Decimal("55.00")
         if files:

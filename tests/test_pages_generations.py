@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from accounts import ledger
 from accounts.models import CreditAccount
 from playground import services
 from playground.models import Generation
@@ -121,11 +122,13 @@ def test_run_again_submits_the_same_input(signed_in, alice, generation):
     assert again.input == generation.input
     assert again.remixed_from == generation
     assert (again.source, again.contract) == ("playground", "playground")
-    assert CreditAccount.objects.get(user=alice).held == Decimal("110.00")
+    assert CreditAccount.objects.get(team__members__user=alice).held == Decimal("110.00")
 
 
 def test_run_again_with_too_few_credits_says_so(client, bob, generation):
-    client.force_login(bob)  # bob's own account is empty
+    wallet = bob.profile.team.wallet
+    ledger.hold(wallet, ledger.available(wallet), "spent elsewhere")  # the team's wallet is empty
+    client.force_login(bob)
     response = client.post(f"/generations/{generation.task_id}/run-again/", follow=True)
     assert "Not enough credits to run it again" in response.content.decode()
     assert Generation.objects.count() == 1
@@ -136,4 +139,4 @@ def test_cancel_fails_it_without_charge(signed_in, alice, generation):
     generation.refresh_from_db()
     assert (generation.state, generation.fail_code) == (Generation.FAIL, "CANCELLED")
     assert "no charge" in response.content.decode()
-    assert CreditAccount.objects.get(user=alice).held == Decimal("0.00")
+    assert CreditAccount.objects.get(team__members__user=alice).held == Decimal("0.00")

@@ -116,7 +116,7 @@ def test_it_submits_through_the_submit_service_and_shows_the_live_panel(signed_i
     assert (generation.source, generation.contract) == ("playground", "playground")
     assert generation.owner == alice
     assert generation.input["resolution"] == "480p"
-    assert CreditAccount.objects.get(user=alice).held == Decimal("55.00")
+    assert CreditAccount.objects.get(team__members__user=alice).held == Decimal("55.00")
     content = response.content.decode()
     assert f'hx-get="/generations/{generation.task_id}/status/"' in content
     assert 'hx-trigger="every 1s"' in content

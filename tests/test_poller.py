@@ -27,7 +27,7 @@ def generating(state: str = "generating", **fields) -> Reply:
 def test_slow_status_calls_are_in_flight_together(worker, alice):
     """Twenty polls of a 1 s upstream overlap: no poll waits for another's answer."""
     Provider.objects.filter(kind=Provider.LOCAL).update(enabled=False)
-    ledger.grant(alice.credit_account, Decimal("2000.00"), note="twenty generations")
+    ledger.grant(alice.profile.team.wallet, Decimal("2000.00"), note="twenty generations")
     with FakeUpstream(JOBS) as fake:
         fake.script(generating(), Step("success"))
         fake.provider_row(priority=1)
@@ -95,7 +95,7 @@ def test_a_refused_submit_falls_back_to_the_local_renderer_through_a_worker(work
 
 def test_queued_submits_are_claimed_by_team_in_turn(alice, carol):
     """Team A queued six, team B one after them: B's is among the first claimed."""
-    ledger.grant(carol.credit_account, Decimal("100.00"), note="one generation")
+    ledger.grant(carol.profile.team.wallet, Decimal("100.00"), note="one generation")
     Provider.objects.create(
         name="up", kind=Provider.JOBS, base_url="http://127.0.0.1:9", priority=1
     )

@@ -80,7 +80,7 @@ def held_claims(poller: Poller) -> Counter:
 def test_the_poller_claims_no_more_for_a_provider_than_it_can_poll_at_once(worker, alice, settings):
     settings.ALLOW_PRIVATE_URLS = True
     Provider.objects.filter(kind=Provider.LOCAL).update(enabled=False)
-    ledger.grant(alice.credit_account, Decimal("5000.00"), note="two dozen generations")
+    ledger.grant(alice.profile.team.wallet, Decimal("5000.00"), note="two dozen generations")
     # Two jobs-API upstreams, one model each (the fake answers for any model).
     models = {"first": (JOBS.model, JOBS.input), "second": SECOND_MODEL}
     with FakeUpstream(JOBS) as first, FakeUpstream(JOBS) as second:
@@ -133,7 +133,7 @@ def upstream(name: str, model: str) -> Provider:
 
 def test_a_batch_takes_the_providers_polls_in_turn_within_their_free_slots(db, alice):
     """One provider's backlog, due earlier, does not fill the batch ahead of another's polls."""
-    ledger.grant(alice.credit_account, Decimal("1000.00"), note="eight generations")
+    ledger.grant(alice.profile.team.wallet, Decimal("1000.00"), note="eight generations")
     first, second = upstream("first", JOBS.model), upstream("second", SECOND_MODEL[0])
     now = timezone.now()
     for number, (row, model) in enumerate([(first, JOBS)] * 6 + [(second, VIDEO_GENERATIONS)] * 2):
@@ -158,7 +158,7 @@ def test_a_batch_takes_the_providers_polls_in_turn_within_their_free_slots(db, a
 
 def test_queued_submits_are_claimed_within_the_free_slots_by_team_in_turn(db, alice, carol):
     """alice queued six, carol one after them, at one provider with two free slots."""
-    ledger.grant(carol.credit_account, Decimal("100.00"), note="one generation")
+    ledger.grant(carol.profile.team.wallet, Decimal("100.00"), note="one generation")
     row = upstream("first", JOBS.model)
     for _ in range(6):
         services.submit(user=alice, model=JOBS.model, input=JOBS.input)

@@ -181,7 +181,7 @@ def test_an_ambiguous_submit_never_fails_over(worker, alice):
     assert generation.fail_code == "UPSTREAM_AMBIGUOUS"
     assert "code 500" in generation.fail_msg and "not submitted again" in generation.fail_msg
     assert spare.submits == []  # a second paid task is never opened elsewhere
-    account = CreditAccount.objects.get(user=alice)
+    account = CreditAccount.objects.get(team__members__user=alice)
     assert (account.balance, account.held) == (Decimal("500.00"), Decimal("0.00"))
 
 

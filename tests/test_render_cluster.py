@@ -16,7 +16,7 @@ BURST = 4
 
 
 def test_a_burst_of_local_renders_does_not_hold_up_an_upstream_result(worker, alice):
-    ledger.grant(alice.credit_account, Decimal("5000.00"), note="a burst of renders")
+    ledger.grant(alice.profile.team.wallet, Decimal("5000.00"), note="a burst of renders")
     renders = [
         services.submit(user=alice, model=RENDERED, input=RENDER_INPUT) for _ in range(BURST)
     ]

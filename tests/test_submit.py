@@ -19,7 +19,7 @@ def submit(user, **overrides):
 
 
 def available(user) -> Decimal:
-    return CreditAccount.objects.get(user=user).available()
+    return CreditAccount.objects.get(team__members__user=user).available()
 
 
 def test_it_creates_a_queued_generation_and_holds_its_quote(alice):
@@ -57,7 +57,7 @@ def test_invalid_input_creates_and_holds_nothing(alice):
 
 
 def test_too_few_credits_creates_and_holds_nothing(alice):
-    ledger.hold(alice.credit_account, "450", "something else")
+    ledger.hold(alice.profile.team.wallet, "450", "something else")
     with pytest.raises(ledger.InsufficientCredits):
         submit(alice)
     assert not Generation.objects.exists()
@@ -87,4 +87,4 @@ def test_cancel_fails_the_generation_and_releases_the_hold(alice):
     assert generation.charged_credits == Decimal("0.00")
     assert available(alice) == Decimal("500.00")
     assert services.cancel(generation) is False  # finished: nothing to cancel
-    assert CreditAccount.objects.get(user=alice).balance == Decimal("500.00")
+    assert CreditAccount.objects.get(team__members__user=alice).balance == Decimal("500.00")

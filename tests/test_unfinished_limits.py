@@ -31,7 +31,7 @@ def create_task(client, key: str):
 
 @pytest.fixture
 def bobs_key(bob):
-    ledger.grant(bob.credit_account, Decimal("500.00"), note="test credits")
+    ledger.grant(bob.profile.team.wallet, Decimal("500.00"), note="test credits")
     return apikeys.issue(bob, "bob's key")[1]
 
 
@@ -54,7 +54,7 @@ def test_a_member_past_the_member_limit_is_refused_whichever_key_they_use(
         "data": None,
     }
     assert Generation.objects.filter(owner=alice).count() == 2
-    assert CreditHold.objects.filter(account__user=alice).count() == 2
+    assert CreditHold.objects.filter(member=alice).count() == 2
     assert create_task(client, bobs_key).status_code == 200  # a teammate has a limit of their own
 
 

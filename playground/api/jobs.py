@@ -45,9 +45,9 @@ def cancel(request: HttpRequest) -> JsonResponse:
 @kie_api("GET")
 def chat_credit(request: HttpRequest) -> JsonResponse:
     """Kie-style clients read the available credits as `data` itself."""
-    return jobs.envelope(credits_number(ledger.available(request.user.credit_account)))
+    return jobs.envelope(credits_number(ledger.available(request.api_key.account_id)))
 
 
 @kie_api("GET")
 def account_credits(request: HttpRequest) -> JsonResponse:
-    return jobs.envelope(jobs.credits(ledger.current(request.user.credit_account)))
+    return jobs.envelope(jobs.credits(ledger.current(request.api_key.account_id)))

@@ -33,7 +33,7 @@ def keys_context(request: HttpRequest, **extra) -> dict:
 
 
 def ledger_context(request: HttpRequest) -> dict:
-    credit_account = CreditAccount.objects.get(user=request.user)
+    credit_account = CreditAccount.objects.get(team_id=request.user.profile.team_id)
     entries = paginate(
         LedgerEntry.objects.filter(account=credit_account),
         size=ENTRIES_PER_PAGE,

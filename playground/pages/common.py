@@ -35,8 +35,8 @@ def team_generation_or_404(request: HttpRequest, task_id: str) -> Generation:
 
 
 def available_credits(request: HttpRequest) -> Decimal:
-    """The user's available credits, read fresh (a submit may just have held some)."""
-    account = CreditAccount.objects.only("balance", "held").get(user_id=request.user.pk)
+    """The team wallet's available credits, read fresh (a submit may just have held some)."""
+    account = CreditAccount.objects.only("balance", "held").get(team_id=team_id(request))
     return account.available()
 
 

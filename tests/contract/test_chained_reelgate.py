@@ -60,7 +60,7 @@ def test_a_second_reelgate_makes_the_video(chained, alice, kind, model, input):
     assert generation.provider == provider
     assert generation.upstream_ref.startswith("gen_")  # the upstream's own task id
     assert generation.width and generation.height and generation.size_bytes > 0
-    account = CreditAccount.objects.get(user=alice)
+    account = CreditAccount.objects.get(team__members__user=alice)
     assert account.balance == Decimal("500.00") - generation.quoted_credits
     assert generation.charged_credits == generation.quoted_credits
 
@@ -79,5 +79,5 @@ def test_an_upstream_failure_keeps_its_reason_and_charges_nothing(
     assert generation.state == Generation.FAIL
     assert generation.fail_code == "CONTENT_VIOLATION"
     assert "upstreamblocked" in generation.fail_msg
-    account = CreditAccount.objects.get(user=alice)
+    account = CreditAccount.objects.get(team__members__user=alice)
     assert (account.balance, account.held) == (Decimal("500.00"), Decimal("0.00"))

@@ -128,7 +128,7 @@ def concrete(value, media):
 
 @pytest.mark.parametrize("kind", list(SERVERS))
 def test_each_model_a_kind_offers_is_made_and_stored(kind, alice, media, tmp_path):
-    ledger.grant(alice.credit_account, Decimal("5000.00"), note="the matrix")
+    ledger.grant(alice.profile.team.wallet, Decimal("5000.00"), note="the matrix")
     made, refused = set(), {}
     for model_id, template in INPUTS.items():
         input = {name: concrete(value, media) for name, value in template.items()}

@@ -555,7 +555,7 @@ def test_an_expired_result_url_fails_the_generation_and_charges_nothing(alice, t
     generation.refresh_from_db()
     assert (generation.state, generation.fail_code) == (Generation.FAIL, "UPSTREAM_ERROR")
     assert "could not be stored" in generation.fail_msg
-    assert CreditAccount.objects.get(user=alice).held == Decimal("0.00")
+    assert CreditAccount.objects.get(team__members__user=alice).held == Decimal("0.00")
 
 
 def test_it_makes_a_video_on_fal_stores_it_and_charges_the_quote(worker, alice):
@@ -570,7 +570,7 @@ def test_it_makes_a_video_on_fal_stores_it_and_charges_the_quote(worker, alice):
     assert generation.provider_id == row.pk
     assert generation.upstream_ref in fal.received
     assert generation.charged_credits == generation.quoted_credits == Decimal("50.00")
-    account = CreditAccount.objects.get(user=alice)
+    account = CreditAccount.objects.get(team__members__user=alice)
     assert (account.balance, account.held) == (Decimal("450.00"), Decimal("0.00"))
     with default_storage.open(generation.video.name) as handle, av.open(handle) as container:
         stream = container.streams.video[0]

@@ -56,6 +56,6 @@ def test_an_upstream_failure_fails_the_generation_with_its_reason_end_to_end(wor
     assert (generation.state, generation.fail_code) == (Generation.FAIL, "CONTENT_VIOLATION")
     assert generation.fail_msg == "Content violates safety rules"
     assert generation.charged_credits == Decimal("0.00")
-    account = CreditAccount.objects.get(user=alice)
+    account = CreditAccount.objects.get(team__members__user=alice)
     assert (account.balance, account.held) == (Decimal("500.00"), Decimal("0.00"))
     assert len(fake.submits) == 1  # a failure is never resubmitted

@@ -381,7 +381,7 @@ def test_an_expired_result_file_fails_the_generation_and_releases_the_hold(alice
     assert (generation.state, generation.fail_code) == (Generation.FAIL, "UPSTREAM_ERROR")
     assert "could not be stored" in generation.fail_msg and "404" in generation.fail_msg
     assert API_KEY not in generation.fail_msg
-    assert CreditAccount.objects.get(user=alice).held == Decimal("0.00")
+    assert CreditAccount.objects.get(team__members__user=alice).held == Decimal("0.00")
 
 
 def test_the_api_key_never_appears_in_a_message(alice, tmp_path, google):
@@ -620,7 +620,7 @@ def test_it_makes_a_veo_video_through_gemini_stores_it_and_charges_the_quote(wor
     assert generation.provider_id == row.pk
     assert generation.upstream_ref == "models/veo-3.1-generate-preview/operations/op1x7k"
     assert generation.charged_credits == generation.quoted_credits == Decimal("60.00")
-    account = CreditAccount.objects.get(user=alice)
+    account = CreditAccount.objects.get(team__members__user=alice)
     assert (account.balance, account.held) == (Decimal("440.00"), Decimal("0.00"))
     with default_storage.open(generation.video.name) as handle, av.open(handle) as container:
         assert container.streams.video[0].codec_context.width == 64

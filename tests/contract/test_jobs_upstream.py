@@ -474,7 +474,7 @@ def test_a_result_the_engine_may_not_fetch_fails_the_generation(alice, tmp_path)
     generation.refresh_from_db()
     assert (generation.state, generation.fail_code) == (Generation.FAIL, "UPSTREAM_ERROR")
     assert "could not be stored" in generation.fail_msg
-    assert CreditAccount.objects.get(user=alice).held == Decimal("0.00")
+    assert CreditAccount.objects.get(team__members__user=alice).held == Decimal("0.00")
 
 
 # End to end: the real worker, the real queue, the fake upstream
@@ -490,7 +490,7 @@ def test_it_makes_a_video_upstream_stores_it_and_charges_the_quote(worker, alice
     assert generation.state == Generation.SUCCESS, generation.fail_msg
     assert (generation.provider_id, generation.upstream_ref) == (row.pk, "task_jobs_1")
     assert generation.charged_credits == generation.quoted_credits == Decimal("55.00")
-    account = CreditAccount.objects.get(user=alice)
+    account = CreditAccount.objects.get(team__members__user=alice)
     assert (account.balance, account.held) == (Decimal("445.00"), Decimal("0.00"))
     with default_storage.open(generation.video.name) as handle, av.open(handle) as container:
         stream = container.streams.video[0]

@@ -326,7 +326,7 @@ def test_an_expired_result_url_fails_the_generation_and_releases_the_hold(alice,
     assert (generation.state, generation.fail_code) == (Generation.FAIL, "UPSTREAM_ERROR")
     assert "could not be stored" in generation.fail_msg
     assert kie.server.requests_to(EXPIRED)
-    assert CreditAccount.objects.get(user=alice).held == Decimal("0.00")
+    assert CreditAccount.objects.get(team__members__user=alice).held == Decimal("0.00")
 
 
 def test_it_makes_a_video_through_the_worker_stores_it_and_charges(worker, alice, kie):
@@ -337,7 +337,7 @@ def test_it_makes_a_video_through_the_worker_stores_it_and_charges(worker, alice
     assert generation.state == Generation.SUCCESS, generation.fail_msg
     assert (generation.provider_id, generation.upstream_ref) == (row.pk, "veo_task_1")
     assert generation.charged_credits == generation.quoted_credits == Decimal("60.00")
-    account = CreditAccount.objects.get(user=alice)
+    account = CreditAccount.objects.get(team__members__user=alice)
     assert (account.balance, account.held) == (Decimal("440.00"), Decimal("0.00"))
     with default_storage.open(generation.video.name) as handle, av.open(handle) as container:
         assert container.streams.video[0].codec_context.width == 64

@@ -751,7 +751,7 @@ def test_an_expired_result_url_fails_the_generation_and_charges_nothing(alice, t
     generation.refresh_from_db()
     assert (generation.state, generation.fail_code) == (Generation.FAIL, "UPSTREAM_ERROR")
     assert "could not be stored" in generation.fail_msg
-    assert CreditAccount.objects.get(user=alice).held == Decimal("0.00")
+    assert CreditAccount.objects.get(team__members__user=alice).held == Decimal("0.00")
 
 
 def test_it_makes_a_video_through_the_worker_stores_it_and_charges_the_quote(worker, alice):
@@ -767,7 +767,7 @@ def test_it_makes_a_video_through_the_worker_stores_it_and_charges_the_quote(wor
     assert (generation.provider_id, generation.upstream_ref) == (row.pk, task.task_id)
     assert task.body["external_task_id"] == generation.task_id
     assert generation.charged_credits == generation.quoted_credits > 0
-    account = CreditAccount.objects.get(user=alice)
+    account = CreditAccount.objects.get(team__members__user=alice)
     assert (account.balance, account.held) == (
         Decimal("500.00") - generation.quoted_credits,
         Decimal("0.00"),

@@ -442,7 +442,7 @@ def test_an_expired_content_url_fails_the_generation_and_releases_the_hold(alice
     generation.refresh_from_db()
     assert (generation.state, generation.fail_code) == (Generation.FAIL, "UPSTREAM_ERROR")
     assert "could not be stored" in generation.fail_msg
-    assert CreditAccount.objects.get(user=alice).held == Decimal("0.00")
+    assert CreditAccount.objects.get(team__members__user=alice).held == Decimal("0.00")
 
 
 def test_it_makes_a_video_through_the_worker_stores_it_and_charges(worker, alice, server):
@@ -453,7 +453,7 @@ def test_it_makes_a_video_through_the_worker_stores_it_and_charges(worker, alice
     assert generation.state == Generation.SUCCESS, generation.fail_msg
     assert (generation.provider_id, generation.upstream_ref) == (row.pk, "video_1")
     assert generation.charged_credits == generation.quoted_credits == Decimal("55.00")
-    account = CreditAccount.objects.get(user=alice)
+    account = CreditAccount.objects.get(team__members__user=alice)
     assert (account.balance, account.held) == (Decimal("445.00"), Decimal("0.00"))
     with default_storage.open(generation.video.name) as handle, av.open(handle) as container:
         assert container.streams.video[0].codec_context.width == 64
@@ -508,5 +508,5 @@ def test_a_second_reelgate_makes_the_video_over_its_openai_contract(
     assert generation.width and generation.height and generation.size_bytes > 0
     assert default_storage.exists(generation.video.name)
     assert generation.charged_credits == generation.quoted_credits == price
-    account = CreditAccount.objects.get(user=alice)
+    account = CreditAccount.objects.get(team__members__user=alice)
     assert (account.balance, account.held) == (Decimal("500.00") - price, Decimal("0.00"))

@@ -486,7 +486,7 @@ def test_an_output_removed_after_the_hour_fails_the_generation(alice, tmp_path, 
     generation.refresh_from_db()
     assert (generation.state, generation.fail_code) == (Generation.FAIL, "UPSTREAM_ERROR")
     assert "could not be stored" in generation.fail_msg
-    assert CreditAccount.objects.get(user=alice).held == Decimal("0.00")
+    assert CreditAccount.objects.get(team__members__user=alice).held == Decimal("0.00")
 
 
 def test_it_makes_a_video_on_replicate_stores_it_and_charges_the_quote(worker, alice):
@@ -501,7 +501,7 @@ def test_it_makes_a_video_on_replicate_stores_it_and_charges_the_quote(worker, a
     assert generation.provider_id == row.pk
     assert generation.upstream_ref in replicate.predictions
     assert generation.charged_credits == generation.quoted_credits == Decimal("60.00")
-    account = CreditAccount.objects.get(user=alice)
+    account = CreditAccount.objects.get(team__members__user=alice)
     assert (account.balance, account.held) == (Decimal("440.00"), Decimal("0.00"))
     with default_storage.open(generation.video.name) as handle, av.open(handle) as container:
         stream = container.streams.video[0]
@@ -545,7 +545,7 @@ def test_another_reelgate_makes_the_video_from_our_catalog_input(
         assert container.streams.video[0].codec_context.width == generation.width > 0
     quote = generation.quoted_credits
     assert generation.charged_credits == quote == Decimal("160.00")
-    account = CreditAccount.objects.get(user=alice)
+    account = CreditAccount.objects.get(team__members__user=alice)
     assert (account.balance, account.held) == (Decimal("500.00") - quote, Decimal("0.00"))
     # The upstream charged its own quote for the same catalog model, once.
     assert Decimal(str(before["balance"])) - Decimal(str(after["balance"])) == quote

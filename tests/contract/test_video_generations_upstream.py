@@ -68,7 +68,7 @@ def test_it_makes_a_video_upstream_end_to_end(worker, alice):
     assert generation.state == Generation.SUCCESS, generation.fail_msg
     assert generation.provider_id == row.pk
     assert generation.charged_credits == generation.quoted_credits == Decimal("1.59")
-    assert CreditAccount.objects.get(user=alice).held == Decimal("0.00")
+    assert CreditAccount.objects.get(team__members__user=alice).held == Decimal("0.00")
     with default_storage.open(generation.video.name) as handle, av.open(handle) as container:
         assert container.streams.video[0].codec_context.width == 64
     assert default_storage.exists(generation.poster.name)  # made from the first frame

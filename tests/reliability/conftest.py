@@ -82,7 +82,7 @@ def wait_all_finished(task_ids: list[str], *, timeout: float, stacks=()) -> list
 
 def assert_books_balance(user, generations: list[Generation], *, granted: Decimal) -> None:
     """Each success charged its quote once, each failure nothing; the ledger adds up."""
-    account = CreditAccount.objects.get(user=user)
+    account = CreditAccount.objects.get(team__members__user=user)
     charged = Decimal("0.00")
     for generation in generations:
         captures = LedgerEntry.objects.filter(

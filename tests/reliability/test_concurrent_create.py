@@ -62,11 +62,11 @@ def test_500_racing_creates_on_an_account_for_100_accept_exactly_100(
     each = price()
     granted = each * AFFORDABLE
     dave = create_member("dave", Team.objects.create(name="Racers"), password="dave-password")
-    ledger.grant(dave.credit_account, granted, note="exactly 100 generations")
+    ledger.grant(dave.profile.team.wallet, granted, note="exactly 100 generations")
     _, key = apikeys.issue(dave, "race")
     stack = stacks(WEB_WORKERS="2", WEB_THREADS="8").start_all()
 
-    watch = BalanceWatch(dave.credit_account.pk)
+    watch = BalanceWatch(dave.profile.team.wallet.pk)
     watch.start()
     try:
         answers = create_together(stack.url, key, BODY, CALLS)
@@ -84,7 +84,7 @@ def test_500_racing_creates_on_an_account_for_100_accept_exactly_100(
 
     generations = wait_all_finished(task_ids, timeout=120, stacks=[stack])
     assert {g.state for g in generations} == {Generation.SUCCESS}
-    account = CreditAccount.objects.get(user=dave)
+    account = CreditAccount.objects.get(team__members__user=dave)
     assert (account.balance, account.held) == (Decimal("0.00"), Decimal("0.00"))
     assert LedgerEntry.objects.filter(account=account, kind=LedgerEntry.HOLD).count() == AFFORDABLE
     assert_books_balance(dave, generations, granted=granted)

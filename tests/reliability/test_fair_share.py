@@ -38,7 +38,7 @@ INPUT = {"prompt": "A red fox in snow", "resolution": "480p"}
 
 def member_with_key(name: str, credits: str = "10000.00") -> str:
     user = create_member(name, Team.objects.create(name=f"{name}'s team"), password="pw")
-    ledger.grant(user.credit_account, Decimal(credits), note="plenty")
+    ledger.grant(user.profile.team.wallet, Decimal(credits), note="plenty")
     return apikeys.issue(user, "drill")[1]
 
 

@@ -47,7 +47,7 @@ def test_40_racing_creates_with_a_limit_of_5_accept_exactly_5(
 ):
     erin = create_member("erin", Team.objects.create(name="Limited"), password="erin-password")
     granted = Decimal("10000.00")  # credits are not what limits this drill
-    ledger.grant(erin.credit_account, granted, note="plenty")
+    ledger.grant(erin.profile.team.wallet, granted, note="plenty")
     _, key = apikeys.issue(erin, "race")
     stack = stacks(WEB_WORKERS="2", WEB_THREADS="8", API_MAX_UNFINISHED_TASKS=str(LIMIT))
     stack.start_web()  # no cluster yet: every accepted task stays unfinished
@@ -68,7 +68,7 @@ def test_40_racing_creates_with_a_limit_of_5_accept_exactly_5(
     generations = wait_all_finished(first + second, timeout=120, stacks=[stack])
     assert {g.state for g in generations} == {Generation.SUCCESS}
     assert Generation.objects.filter(owner=erin).count() == 2 * LIMIT
-    account = CreditAccount.objects.get(user=erin)
+    account = CreditAccount.objects.get(team__members__user=erin)
     assert account.held == Decimal("0.00")
     assert_books_balance(erin, generations, granted=granted)
 
@@ -82,7 +82,7 @@ def test_40_racing_creates_of_eight_members_with_a_team_limit_of_5_accept_exactl
     keys = []
     for n in range(8):  # eight accounts' locks: creates of different members overlap
         member = create_member(f"member{n}", team, password="member-password")
-        ledger.grant(member.credit_account, Decimal("10000.00"), note="plenty")
+        ledger.grant(member.profile.team.wallet, Decimal("10000.00"), note="plenty")
         keys.append(apikeys.issue(member, "race")[1])
     stack = stacks(WEB_WORKERS="2", WEB_THREADS="8", API_MAX_UNFINISHED_PER_TEAM=str(LIMIT))
     stack.start_web()  # no cluster: every accepted task stays unfinished

@@ -56,7 +56,7 @@ class Outage:
 
 def test_an_upstream_outage_fails_nothing_and_every_generation_finishes(stacks, alice, alice_key):
     Provider.objects.filter(kind=Provider.LOCAL).update(enabled=False)
-    ledger.grant(alice.credit_account, Decimal("5000.00"), note="sixty generations")
+    ledger.grant(alice.profile.team.wallet, Decimal("5000.00"), note="sixty generations")
     stack = stacks(POLL_MAX_SECONDS=str(POLL_MAX), POLL_ERROR_BUDGET="20").start_all()
     with FakeUpstream(JOBS) as fake:
         outage = Outage(fake)

@@ -34,7 +34,8 @@ class Command(BaseCommand):
                 is_superuser=True,
             )
             demo = create_member("demo", Team.objects.create(name="Demo"), password=demo_password)
-            ledger.grant(demo.credit_account, DEMO_CREDITS, note="welcome credits", actor=admin)
+            demo_team = demo.profile.team
+            ledger.grant(demo_team.wallet, DEMO_CREDITS, note="welcome credits", actor=admin)
             _, demo_key = apikeys.issue(demo, "demo key")
         text = (
             "Reelgate first-start accounts (shown once; keep this file private)\n"
