@@ -1,5 +1,6 @@
 import base64
 import secrets
+import zoneinfo
 from decimal import Decimal
 
 from django.conf import settings
@@ -14,12 +15,22 @@ def money_field(**kwargs) -> models.DecimalField:
     return models.DecimalField(max_digits=13, decimal_places=2, default=ZERO, **kwargs)
 
 
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+
+
 class Team(models.Model):
     name = models.CharField(max_length=100, unique=True)
+    # Budgets' calendar periods and the usage page's days are the team's.
+    time_zone = models.CharField(max_length=64, default="UTC", choices=time_zone_choices)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
 
 
 def new_webhook_secret() -> str:
