@@ -226,3 +226,60 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} ({self.reference or self.note})"
+
+
+class Budget(models.Model):
+    """A limit on the credits one member, or one API key, spends in a period.
+
+    Spent means charged, plus held for generations still running, of the
+    generations submitted in the current period (accounts/budgets.py). Day,
+    week (from Monday) and month are calendar periods in the team's time zone.
+    """
+
+    NONE = "none"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    PERIODS = [(NONE, "Lifetime"), (DAY, "Day"), (WEEK, "Week"), (MONTH, "Month")]
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="budgets")
+    # Exactly one of the two (the check constraint below).
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="budgets",
+        db_index=False,
+    )
+    api_key = models.OneToOneField(
+        ApiKey, null=True, blank=True, on_delete=models.CASCADE, related_name="budget"
+    )
+    limit = money_field()
+    period = models.CharField(max_length=8, choices=PERIODS, default=MONTH)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(member__isnull=False) & Q(api_key__isnull=True))
+                | (Q(member__isnull=True) & Q(api_key__isnull=False)),
+                name="budget_for_a_member_or_a_key",
+            ),
+            models.CheckConstraint(condition=Q(limit__gte=0), name="budget_not_negative"),
+            # One budget per member of a team; also the index a submit's lookup reads.
+            models.UniqueConstraint(
+                fields=["member", "team"],
+                condition=Q(member__isnull=False),
+                name="budget_one_per_member",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.describe()}: {self.limit} a {self.get_period_display().lower()}"
+
+    def describe(self) -> str:
+        """Whose budget it is, as a refusal names it."""
+        if self.api_key_id is not None:
+            return f"API key {self.api_key.prefix}…"
+        return f"member {self.member}"

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import ledger
+from accounts import budgets, ledger
 from accounts.keycache import KeyRecord
 from accounts.models import ApiKey, CreditAccount
 from playground import catalog, lifecycle, providers, queue, uploads
@@ -74,9 +74,11 @@ def submit(
     ledger.InsufficientCredits when the quote exceeds the available credits
     (nothing is created or held), TooManyUnfinished when the API key has
     API_MAX_UNFINISHED_TASKS generations unfinished already (nothing is
-    created or held), IdempotencyConflict when the key was used with another
-    request. With an Idempotency-Key seen before for the same
-    request, returns the original generation and creates nothing.
+    created or held), budgets.BudgetExceeded when it would take the member's
+    or the key's spending past its budget (nothing created or held),
+    IdempotencyConflict when the key was used with another request. With an
+    Idempotency-Key seen before for the same request, returns the original
+    generation and creates nothing.
 
     `api_key` is the key the request came with: its row, or the record the
     API keeps of it (accounts/keycache.py); only its id is used.
@@ -139,6 +141,7 @@ def submit(
                 api_key_id=generation.api_key_id,
             )
             _check_unfinished(api_key, owner_id, team_id)
+            budgets.refuse_over_budget(team_id, owner_id, generation.api_key_id, price.credits)
             # Counted before the dispatch's hand-off: a queue that is down
             # when it runs loses no count (the sweeper sends the task later).
             metrics.generation_created(spec.id, contract, price.credits)

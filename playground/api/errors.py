@@ -6,6 +6,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.http import JsonResponse
 from django.views.defaults import page_not_found
 
+from accounts.budgets import BudgetExceeded
 from accounts.ledger import InsufficientCredits
 from playground.catalog import UnknownModel, ValidationFailed
 from playground.contracts.errors import ApiError, field_errors
@@ -25,6 +26,8 @@ def from_domain(exc: Exception, *, input_prefix: str = "") -> ApiError | None:
         return field_errors(exc.errors)
     if isinstance(exc, ValidationFailed):
         return field_errors(exc.errors, input_prefix)
+    if isinstance(exc, BudgetExceeded):
+        return ApiError(402, str(exc), code="insufficient_quota")
     if isinstance(exc, InsufficientCredits):
         return ApiError(
             402,

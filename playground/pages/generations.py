@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from accounts import ledger
+from accounts import budgets, ledger
 from playground import catalog, services
 from playground.models import Generation
 from playground.pages.common import team_generation_or_404
@@ -64,7 +64,11 @@ def run_again(request: HttpRequest, task_id: str) -> HttpResponse:
             f"you have {refusal.available} available.",
         )
         return redirect("generation", original.task_id)
-    except (services.ModelUnavailable, services.TooManyUnfinished) as refusal:
+    except (
+        services.ModelUnavailable,
+        services.TooManyUnfinished,
+        budgets.BudgetExceeded,
+    ) as refusal:
         messages.error(request, str(refusal))
         return redirect("generation", original.task_id)
     except catalog.ValidationFailed as failure:

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts import ledger
+from accounts import budgets, ledger
 from playground import catalog, services
 from playground.catalog import ModelSpec
 from playground.catalog.forms import CatalogForm, image_list
@@ -241,7 +241,11 @@ def submit(request: HttpRequest, spec: ModelSpec, source: Generation | None) -> 
         except catalog.ValidationFailed as failure:
             for name, messages in failure.errors.items():
                 form.add_error(name if name in form.fields else None, messages)
-        except (services.ModelUnavailable, services.TooManyUnfinished) as refusal:
+        except (
+            services.ModelUnavailable,
+            services.TooManyUnfinished,
+            budgets.BudgetExceeded,
+        ) as refusal:
             notice = str(refusal)
         except ledger.InsufficientCredits as refusal:
             notice = (
