@@ -19,6 +19,7 @@ urlpatterns = [
     path("gallery/download/", gallery.download, name="gallery-download"),
     path("gallery/delete/", gallery.delete, name="gallery-delete"),
     path("account/", account.account, name="account"),
+    path("account/ledger.csv", account.export_ledger, name="export-ledger"),
     path("account/keys/", account.create_key, name="create-key"),
     path("account/keys/<str:prefix>/revoke/", account.revoke_key, name="revoke-key"),
     path("", include("playground.webhooks.urls")),

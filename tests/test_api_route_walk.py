@@ -186,6 +186,7 @@ NOT_API = {
     "gallery-delete",
     "favourite",
     "account",
+    "export-ledger",
     "create-key",
     "revoke-key",
     "webhooks",

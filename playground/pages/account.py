@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import csv
+from datetime import date, datetime, timedelta
+
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts import apikeys
 from accounts.models import ApiKey, CreditAccount, LedgerEntry
+from playground import statement
 from playground.keyset import paginate
 from playground.webhooks.views import panel_context
 
-ENTRIES_PER_PAGE = 25
-GENERATION_REFERENCE = "generation:"
+LINES_PER_PAGE = 25
 
 
 class NewKeyForm(forms.Form):
@@ -32,19 +36,101 @@ def keys_context(request: HttpRequest, **extra) -> dict:
     return {"keys": list(keys), "key_form": NewKeyForm(), **extra}
 
 
+def wallet_entries(request: HttpRequest) -> tuple[CreditAccount, QuerySet[LedgerEntry]]:
+    """The team's wallet and the ledger entries of it the user may read."""
+    wallet = CreditAccount.objects.get(team_id=request.user.profile.team_id)
+    return wallet, LedgerEntry.objects.filter(account=wallet)
+
+
 def ledger_context(request: HttpRequest) -> dict:
-    credit_account = CreditAccount.objects.get(team_id=request.user.profile.team_id)
-    entries = paginate(
-        LedgerEntry.objects.filter(account=credit_account),
-        size=ENTRIES_PER_PAGE,
+    wallet, entries = wallet_entries(request)
+    page = paginate(
+        statement.anchors(entries),
+        size=LINES_PER_PAGE,
         older=request.GET.get("after"),
         newer=request.GET.get("before"),
     )
-    for entry in entries.rows:
-        # Holds and charges point back at the generation they were for.
-        if entry.reference.startswith(GENERATION_REFERENCE):
-            entry.task_id = entry.reference[len(GENERATION_REFERENCE) :]
-    return {"credit_account": credit_account, "entries": entries}
+    page.rows = statement.lines(page.rows, entries)
+    return {"credit_account": wallet, "entries": page, "export_form": ExportForm()}
+
+
+class ExportForm(forms.Form):
+    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise forms.ValidationError("The start of the range comes after its end.")
+        return data
+
+
+CSV_COLUMNS = [
+    "date",
+    "kind",
+    "task_id",
+    "model",
+    "prompt",
+    "member",
+    "api_key",
+    "held",
+    "outcome",
+    "balance_change",
+    "note",
+]
+
+
+class _Echo:
+    """A file that hands back what is written to it: csv.writer's lines become
+    the response's chunks, so a long export is never held in memory."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+@login_required
+def export_ledger(request: HttpRequest) -> HttpResponse:
+    """The ledger as CSV, one line per generation (or grant), for a date range
+    in the team's time zone, both days included."""
+    form = ExportForm(request.GET)
+    if not form.is_valid():
+        errors = "; ".join(message for messages in form.errors.values() for message in messages)
+        return HttpResponse(f"Choose a date range: {errors}", status=400, content_type="text/plain")
+    zone = request.user.profile.team.zone
+    start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+    _, entries = wallet_entries(request)
+    in_range = entries.filter(
+        created_at__gte=_midnight(start, zone), created_at__lt=_midnight(end + timedelta(1), zone)
+    )
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(CSV_COLUMNS)
+        for line in statement.all_lines(in_range):
+            yield writer.writerow(
+                [
+                    line.entry.created_at.astimezone(zone).isoformat(timespec="seconds"),
+                    "generation" if line.is_generation else line.entry.kind,
+                    line.task_id,
+                    line.model,
+                    line.prompt,
+                    line.entry.member.get_username() if line.entry.member else "",
+                    line.entry.api_key.prefix if line.entry.api_key else "",
+                    line.held if line.is_generation else "",
+                    line.outcome,
+                    line.change,
+                    line.entry.note,
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    name = f"reelgate-ledger-{start.isoformat()}-{end.isoformat()}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def _midnight(day: date, zone) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=zone)
 
 
 @login_required
