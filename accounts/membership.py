@@ -213,7 +213,7 @@ def invite(actor: AbstractBaseUser, email: str, role: str, *, base_url: str) -> 
             actor,
             AuditEntry.INVITATION_CREATED,
             email,
-            after={"role": role, "expires_at": invitation.expires_at.isoformat()},
+            after={"role": role, "expires_at": invitation.expires_at.isoformat(timespec="seconds")},
         )
     link = base_url + reverse("join", args=[token])
     return NewInvitation(invitation, link, emailed=_send_invitation(invitation, link, actor))
