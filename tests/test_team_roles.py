@@ -4,6 +4,7 @@ the rule that a team always keeps an owner, also when two owners race."""
 import threading
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
 
@@ -33,10 +34,16 @@ def erin(team, alice):
     return create_member("erin", team, password="erin-password", role=Profile.ADMIN)
 
 
-def test_it_makes_the_first_member_of_a_team_its_owner(alice, bob, carol):
-    assert (role_of(alice), role_of(bob), role_of(carol)) == ("owner", "member", "owner")
-    assert alice.profile.can_manage() and alice.profile.is_owner()
-    assert not bob.profile.can_manage() and not bob.profile.is_owner()
+def test_it_makes_the_first_member_of_a_team_its_owner_and_later_ones_members(db):
+    team = Team.objects.create(name="Fresh")
+    first = create_member("first", team, password="first-password")
+    second = create_member("second", team, password="second-password")
+    assert (role_of(first), role_of(second)) == (Profile.OWNER, Profile.MEMBER)
+    assert first.profile.can_manage() and first.profile.is_owner()
+    assert not second.profile.can_manage() and not second.profile.is_owner()
+    # A user made without a team (createsuperuser, the admin) owns one of their own.
+    loner = get_user_model().objects.create_user("loner", password="loner-password")
+    assert role_of(loner) == Profile.OWNER and loner.profile.team.name == "loner"
 
 
 def test_an_admin_manages_but_never_makes_or_changes_an_owner(alice, bob, erin):
@@ -186,14 +193,18 @@ def test_without_js_a_role_change_redirects_with_a_message(client, alice, bob):
     assert role_of(bob) == Profile.OWNER
 
 
+def give_role(client, user, role: str):
+    return client.post(f"/team/members/{user.profile.pk}/role/", {"role": role})
+
+
 def test_an_admin_cannot_raise_anyone_to_owner_nor_change_an_owner(client, alice, bob, erin):
     client.force_login(erin)
-    assert client.post(f"/team/members/{bob.profile.pk}/role/", {"role": "owner"}).status_code == 403
-    assert client.post(f"/team/members/{alice.profile.pk}/role/", {"role": "member"}).status_code == 403
+    assert give_role(client, bob, "owner").status_code == 403
+    assert give_role(client, alice, "member").status_code == 403
     assert client.post(f"/team/members/{alice.profile.pk}/remove/").status_code == 403
     assert (role_of(alice), role_of(bob)) == (Profile.OWNER, Profile.MEMBER)
     # What an admin may do: members and admins, up to admin.
-    assert client.post(f"/team/members/{bob.profile.pk}/role/", {"role": "admin"}).status_code == 302
+    assert give_role(client, bob, "admin").status_code == 302
     assert role_of(bob) == Profile.ADMIN
     content = client.get("/team/").content.decode()
     options = content.split(f'id="role-{bob.profile.pk}"')[1].split("</select>")[0]
@@ -296,9 +307,7 @@ def test_owners_stepping_down_at_once_leave_one_owner(alice, dave):
 # -- removing members ------------------------------------------------------------
 
 
-def test_a_removed_member_keeps_their_account_but_loses_the_team_and_their_keys(
-    client, alice, bob
-):
+def test_a_removed_member_keeps_their_account_but_loses_the_team_and_their_keys(client, alice, bob):
     key, secret = apikeys.issue(bob, "bob's key")
     task_id = services.submit(
         user=alice, model="kling/v2-1", input={"prompt": "a team secret", "resolution": "480p"}
