@@ -366,28 +366,32 @@ def describe_key(key: ApiKey, owner: AbstractBaseUser) -> str:
     return f"key {key.prefix}… ({key.name or 'unnamed'}) of {owner.get_username()}"
 
 
-def create_key(actor: AbstractBaseUser, name: str = "") -> tuple[ApiKey, str]:
-    """A new API key of the actor's own. Returns the row and the secret, shown once."""
+def create_key(
+    actor: AbstractBaseUser | None, name: str = "", *, owner: AbstractBaseUser | None = None
+) -> tuple[ApiKey, str]:
+    """A new API key of `owner` (by default the actor's own). Returns the row
+    and the secret, shown once. No actor: an operator's command."""
+    owner = owner or actor
     with transaction.atomic():
-        key, secret = apikeys.issue(actor, name)
+        key, secret = apikeys.issue(owner, name)
         audit.record(
-            actor.profile.team_id,
+            owner.profile.team_id,
             actor,
             AuditEntry.KEY_CREATED,
-            describe_key(key, actor),
+            describe_key(key, owner),
             after={"prefix": key.prefix, "name": key.name},
         )
     return key, secret
 
 
-def revoke_key(actor: AbstractBaseUser, key: ApiKey) -> bool:
+def revoke_key(actor: AbstractBaseUser | None, key: ApiKey) -> bool:
     """Revoke `key`: the actor's own, any of their team's when they are an owner
-    or admin, or any at all for staff allowed to change keys (the admin).
-    False when it was revoked already."""
+    or admin, any at all for staff allowed to change keys (the admin) or
+    without an actor (an operator's command). False when it was revoked already."""
     with transaction.atomic():
         owner = get_user_model().objects.select_related("profile").get(pk=key.user_id)
-        own = key.user_id == actor.pk
-        if not (own or actor.has_perm("accounts.change_apikey")):
+        trusted = actor is None or key.user_id == actor.pk
+        if not (trusted or actor.has_perm("accounts.change_apikey")):
             manager = Profile.objects.get(user=actor)
             if not (manager.can_manage() and manager.team_id == owner.profile.team_id):
                 raise NotAllowed("Only the team's owners and admins may revoke others' keys.")
@@ -395,7 +399,7 @@ def revoke_key(actor: AbstractBaseUser, key: ApiKey) -> bool:
 
 
 def _revoke_and_record(
-    team: Team | int, actor: AbstractBaseUser, key: ApiKey, owner: AbstractBaseUser
+    team: Team | int, actor: AbstractBaseUser | None, key: ApiKey, owner: AbstractBaseUser
 ) -> bool:
     # apikeys.revoke also tells every process to forget the key (keycache).
     if not apikeys.revoke(key):

@@ -3,6 +3,7 @@ writes an entry; owners and admins read them newest first on /team/audit/,
 staff read-only in the admin."""
 
 import pytest
+from django.core.management import call_command
 
 from accounts import apikeys, audit, membership
 from accounts.models import AuditEntry, Profile
@@ -197,3 +198,19 @@ def test_the_admins_key_and_role_changes_are_recorded(staff_client, alice, bob):
         (AuditEntry.ROLE_CHANGED, "alice", {"role": "member"}, {"role": "admin"}),
     ]
     assert entries[1][3]["name"] == "from admin"
+
+
+def test_the_apikey_commands_changes_are_recorded_as_the_systems(bob, capsys):
+    call_command("apikey", "create", "bob", "--name", "from the shell")
+    key = bob.api_keys.get()
+    call_command("apikey", "revoke", key.prefix)
+    entries = list(
+        AuditEntry.objects.filter(team=bob.profile.team)
+        .order_by("id")
+        .values_list("action", "actor", "actor_name", "target")
+    )
+    described = f"key {key.prefix}… (from the shell) of bob"
+    assert entries == [
+        (AuditEntry.KEY_CREATED, None, "", described),
+        (AuditEntry.KEY_REVOKED, None, "", described),
+    ]

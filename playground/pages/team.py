@@ -22,6 +22,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import membership
@@ -79,13 +80,14 @@ def team_context(request: HttpRequest, **extra: Any) -> dict:
     context: dict[str, Any] = {"me": me, "team": me.team, "members": members, **extra}
     if me.can_manage():
         context.setdefault("invite_form", InviteForm(manager=me))
-        context["invitations"] = [
-            invitation
-            for invitation in Invitation.objects.filter(
-                team=me.team, accepted_at__isnull=True, revoked_at__isnull=True
+        context["invitations"] = list(
+            Invitation.objects.filter(
+                team=me.team,
+                accepted_at__isnull=True,
+                revoked_at__isnull=True,
+                expires_at__gt=timezone.now(),
             ).select_related("created_by")
-            if invitation.is_pending()
-        ]
+        )
         for invitation in context["invitations"]:
             invitation.revocable = me.may_give(invitation.role)
         context["team_keys"] = list(
