@@ -6,9 +6,18 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.shortcuts import render
 
-from accounts import apikeys, ledger
+from accounts import apikeys, audit, ledger, membership
 from accounts.login import AdminLoginForm
-from accounts.models import ApiKey, CreditAccount, CreditHold, LedgerEntry, Profile, Team
+from accounts.models import (
+    ApiKey,
+    AuditEntry,
+    CreditAccount,
+    CreditHold,
+    Invitation,
+    LedgerEntry,
+    Profile,
+    Team,
+)
 
 User = get_user_model()
 
@@ -19,7 +28,9 @@ admin.site.login_form = AdminLoginForm
 class ProfileInline(admin.StackedInline):
     model = Profile
     can_delete = False
-    fields = ["team"]
+    # The operators' way out when a team lost its owners (a deleted user):
+    # unlike the team page, the admin does not hold to "one owner remains".
+    fields = ["team", "role"]
 
 
 @admin.register(Team)
@@ -48,9 +59,26 @@ admin.site.unregister(User)
 
 @admin.register(User)
 class ReelgateUserAdmin(UserAdmin):
-    list_display = ["username", "email", "team", "is_staff", "is_active"]
+    list_display = ["username", "email", "team", "role", "is_staff", "is_active"]
     list_select_related = ["profile__team"]
     inlines = [ProfileInline]
+
+    def save_formset(self, request, form, formset, change):
+        changed = [
+            (inline.instance, inline.initial.get("role"))
+            for inline in formset.forms
+            if isinstance(inline.instance, Profile) and "role" in inline.changed_data
+        ]
+        super().save_formset(request, form, formset, change)
+        for profile, before in changed:
+            audit.record(
+                profile.team,
+                request.user,
+                AuditEntry.ROLE_CHANGED,
+                profile.user.get_username(),
+                before={"role": before},
+                after={"role": profile.role},
+            )
 
     def get_inline_instances(self, request, obj=None):
         # A new user gets a profile from the post_save receiver; an inline on
@@ -60,6 +88,10 @@ class ReelgateUserAdmin(UserAdmin):
     @admin.display(ordering="profile__team__name")
     def team(self, user):
         return user.profile.team
+
+    @admin.display(ordering="profile__role")
+    def role(self, user):
+        return user.profile.get_role_display()
 
 
 @admin.register(ApiKey)
@@ -84,13 +116,20 @@ class ApiKeyAdmin(admin.ModelAdmin):
             return
         secret = apikeys.draw(obj)
         obj.save()
+        audit.record(
+            obj.user.profile.team_id,
+            request.user,
+            AuditEntry.KEY_CREATED,
+            membership.describe_key(obj, obj.user),
+            after={"prefix": obj.prefix, "name": obj.name},
+        )
         messages.warning(
             request, f"The new key is {secret} — copy it now, it will not be shown again."
         )
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_keys(self, request, queryset):
-        revoked = sum(apikeys.revoke(key) for key in queryset)
+        revoked = sum(membership.revoke_key(request.user, key) for key in queryset)
         messages.success(request, f"Revoked {revoked} key(s).")
 
 
@@ -209,6 +248,48 @@ class LedgerEntryAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["reference", "note", "account__team__name", "member__username"]
     list_select_related = ["account__team", "member"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Invitations are made and revoked on the team page; here they are only read."""
+
+    list_display = ["email", "team", "role", "created_by", "created_at", "expires_at", "state"]
+    list_filter = ["role"]
+    search_fields = ["email", "team__name"]
+    list_select_related = ["team", "created_by"]
+    exclude = ["token_digest"]
+
+    @admin.display(description="state")
+    def state(self, invitation):
+        return invitation.state()
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "team", "actor_name", "action", "target"]
+    list_filter = ["action"]
+    search_fields = ["team__name", "actor_name", "target"]
+    list_select_related = ["team"]
+    date_hierarchy = "created_at"
 
     def has_add_permission(self, request):
         return False

@@ -1,11 +1,13 @@
 import base64
 import secrets
 import zoneinfo
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 ZERO = Decimal("0.00")
 
@@ -39,12 +41,25 @@ def new_webhook_secret() -> str:
 
 
 class Profile(models.Model):
-    """A user's membership of exactly one team, and their webhook signing secret."""
+    """A user's membership of exactly one team, their role in it, and their
+    webhook signing secret.
+
+    Roles: an owner may do everything, other owners included; an admin
+    manages members, invitations and keys, but never makes an owner nor
+    changes one; a member uses the team's playground, gallery and credits.
+    A team always keeps at least one owner (accounts/membership.py).
+    """
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+    ROLES = [(OWNER, "Owner"), (ADMIN, "Admin"), (MEMBER, "Member")]
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
     )
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="members")
+    role = models.CharField(max_length=10, choices=ROLES, default=MEMBER)
     # Signs the user's task callbacks and webhook events. Kept in the clear:
     # the user must be able to see it again, and signing needs it. Made on
     # first use; not editable, so no form or admin page shows it.
@@ -52,6 +67,22 @@ class Profile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.team}"
+
+    def is_owner(self) -> bool:
+        return self.role == self.OWNER
+
+    def can_manage(self) -> bool:
+        """Owners and admins manage the team's members, invitations and keys."""
+        return self.role in (self.OWNER, self.ADMIN)
+
+    def may_give(self, role: str) -> bool:
+        """Whether this member may invite someone as `role` or make them `role`."""
+        return self.is_owner() or (self.can_manage() and role != self.OWNER)
+
+    def may_change(self, other: "Profile") -> bool:
+        """Whether this member may change `other`'s role or remove them: an
+        admin leaves owners alone."""
+        return self.is_owner() or (self.can_manage() and not other.is_owner())
 
     def signing_secret(self) -> str:
         """The user's webhook signing secret, created on first use."""
@@ -100,6 +131,119 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class Invitation(models.Model):
+    """An invitation to join a team with a role, sent by e-mail as a link.
+
+    The link carries a random token shown once; only its SHA-256 digest is
+    kept, as for API keys. It can be used once, until it expires or is revoked.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Profile.ROLES, default=Profile.MEMBER)
+    token_digest = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.team} as {self.role}"
+
+    def state(self, now: datetime | None = None) -> str:
+        """pending, accepted, revoked or expired, as of `now`."""
+        if self.accepted_at is not None:
+            return self.ACCEPTED
+        if self.revoked_at is not None:
+            return self.REVOKED
+        if self.expires_at <= (now or timezone.now()):
+            return self.EXPIRED
+        return self.PENDING
+
+    def is_pending(self) -> bool:
+        return self.state() == self.PENDING
+
+
+class AuditEntry(models.Model):
+    """One change to a team, who made it, and what it was before and after.
+
+    Written by accounts.audit.record, never edited. The action names below
+    are the ones membership changes write; other code records its own.
+    """
+
+    MEMBER_JOINED = "member.joined"
+    MEMBER_LEFT = "member.left"
+    MEMBER_REMOVED = "member.removed"
+    ROLE_CHANGED = "member.role_changed"
+    INVITATION_CREATED = "invitation.created"
+    INVITATION_REVOKED = "invitation.revoked"
+    KEY_CREATED = "key.created"
+    KEY_REVOKED = "key.revoked"
+    ACTIONS = [
+        (MEMBER_JOINED, "Member joined"),
+        (MEMBER_LEFT, "Member left"),
+        (MEMBER_REMOVED, "Member removed"),
+        (ROLE_CHANGED, "Role changed"),
+        (INVITATION_CREATED, "Invitation sent"),
+        (INVITATION_REVOKED, "Invitation revoked"),
+        (KEY_CREATED, "API key created"),
+        (KEY_REVOKED, "API key revoked"),
+    ]
+
+    # PROTECT: a team's record outlives its members; a team left empty with
+    # entries stays, memberless (accounts/teams.move_to_team). No index of
+    # its own: the (team, -created_at) index below leads with it.
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, related_name="audit_entries", db_index=False
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Kept apart from the user row, which may be deleted or renamed later.
+    actor_name = models.CharField(max_length=150, blank=True)
+    # No choices: the wallet and budgets record actions of their own, and a
+    # new name must not need a migration. ACTIONS only labels the known ones.
+    action = models.CharField(max_length=40)
+    target = models.CharField(max_length=200)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "audit entries"
+        ordering = ["-created_at", "-id"]
+        # The team's audit page: newest first, in keyset pages.
+        indexes = [models.Index(fields=["team", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target} by {self.actor_name or 'the system'}"
+
+    def action_label(self) -> str:
+        return dict(self.ACTIONS).get(self.action, self.action)
 
 
 class CreditAccount(models.Model):

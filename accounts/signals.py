@@ -19,7 +19,11 @@ def give_new_user_a_team(sender, instance, created, raw=False, **kwargs):
     # Users from createsuperuser, the admin or create_member all get a team;
     # fixtures (raw) bring their own rows.
     if created and not raw:
-        ensure_member(instance, getattr(instance, "_reelgate_team", None))
+        ensure_member(
+            instance,
+            getattr(instance, "_reelgate_team", None),
+            getattr(instance, "_reelgate_role", None),
+        )
 
 
 @receiver(post_save, sender=ApiKey)

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from playground.pages import account, catalog, gallery, generations, playground, uploads
+from playground.pages import account, catalog, gallery, generations, playground, team, uploads
 
 urlpatterns = [
     path("", catalog.home, name="home"),
@@ -22,5 +22,18 @@ urlpatterns = [
     path("account/ledger.csv", account.export_ledger, name="export-ledger"),
     path("account/keys/", account.create_key, name="create-key"),
     path("account/keys/<str:prefix>/revoke/", account.revoke_key, name="revoke-key"),
+    path("team/", team.team, name="team"),
+    path("team/invitations/", team.invite, name="team-invite"),
+    path(
+        "team/invitations/<int:pk>/revoke/",
+        team.revoke_invitation,
+        name="team-invitation-revoke",
+    ),
+    path("team/members/<int:pk>/role/", team.change_role, name="team-member-role"),
+    path("team/members/<int:pk>/remove/", team.remove_member, name="team-member-remove"),
+    path("team/keys/<str:prefix>/revoke/", team.revoke_key, name="team-key-revoke"),
+    path("team/audit/", team.audit, name="team-audit"),
+    # An invitation link: the token is the capability, as an API key is.
+    path("join/<str:token>/", team.join, name="join"),
     path("", include("playground.webhooks.urls")),
 ]

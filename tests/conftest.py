@@ -20,7 +20,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from accounts import apikeys, ledger
-from accounts.models import Team
+from accounts.models import Profile, Team
 from accounts.teams import create_member
 from playground import queue
 from playground.providers import routing
@@ -112,14 +112,17 @@ def team(db):
 
 @pytest.fixture
 def alice(team):
-    user = create_member("alice", team, password="alice-password", email="alice@example.com")
+    user = create_member(
+        "alice", team, password="alice-password", email="alice@example.com", role=Profile.OWNER
+    )
     ledger.grant(user.profile.team.wallet, Decimal("500.00"), note="test credits")
     return user
 
 
 @pytest.fixture
 def bob(team):
-    return create_member("bob", team, password="bob-password")
+    # A member whether or not alice, the team's owner, was made first.
+    return create_member("bob", team, password="bob-password", role=Profile.MEMBER)
 
 
 @pytest.fixture

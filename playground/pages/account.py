@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts import apikeys
+from accounts import membership
 from accounts.models import ApiKey, CreditAccount, LedgerEntry
 from playground import statement
 from playground.keyset import paginate
@@ -146,7 +146,7 @@ def account(request: HttpRequest) -> HttpResponse:
 def create_key(request: HttpRequest) -> HttpResponse:
     form = NewKeyForm(request.POST)
     if form.is_valid():
-        key, secret = apikeys.issue(request.user, form.cleaned_data["name"])
+        key, secret = membership.create_key(request.user, form.cleaned_data["name"])
         # The secret exists only in this response: it is never stored or shown again.
         context = keys_context(request, new_key=key, secret=secret)
     else:
@@ -162,7 +162,7 @@ def create_key(request: HttpRequest) -> HttpResponse:
 @require_POST
 def revoke_key(request: HttpRequest, prefix: str) -> HttpResponse:
     key = get_object_or_404(ApiKey, user=request.user, prefix=prefix)
-    apikeys.revoke(key)
+    membership.revoke_key(request.user, key)
     if request.htmx:
         return render(request, "pages/account.html#api-keys", keys_context(request))
     return redirect(reverse("account") + "#api-keys")

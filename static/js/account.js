@@ -1,4 +1,4 @@
-// The account page: the copy button next to a new API key.
+// The account and team pages: the copy button next to a new API key or invitation link.
 (function () {
   "use strict";
   document.addEventListener("click", async function (event) {

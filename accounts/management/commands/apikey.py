@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import apikeys
+from accounts import membership
 from accounts.models import ApiKey
 
 
@@ -28,7 +28,8 @@ class Command(BaseCommand):
     def handle(self, *args, action, **options):
         if action == "create":
             user = find_user(options["username"])
-            key, secret = apikeys.issue(user, options["name"])
+            # Recorded in the team's audit log with no actor: the operator's.
+            key, secret = membership.create_key(None, options["name"], owner=user)
             self.stderr.write(f"Created key {key.prefix}… for {user}. It is shown only now:")
             self.stdout.write(secret)
         elif action == "list":
@@ -42,7 +43,7 @@ class Command(BaseCommand):
             key = ApiKey.objects.filter(prefix=prefix).first()
             if key is None:
                 raise CommandError(f"No API key with prefix {prefix!r}.")
-            if apikeys.revoke(key):
+            if membership.revoke_key(None, key):
                 self.stdout.write(f"Revoked {key.prefix}.")
             else:
                 self.stdout.write(f"{key.prefix} was already revoked.")

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from accounts import apikeys, ledger
+from accounts import ledger, membership
 from accounts.models import Team
 from accounts.teams import create_member
 
@@ -36,7 +36,7 @@ class Command(BaseCommand):
             demo = create_member("demo", Team.objects.create(name="Demo"), password=demo_password)
             demo_team = demo.profile.team
             ledger.grant(demo_team.wallet, DEMO_CREDITS, note="welcome credits", actor=admin)
-            _, demo_key = apikeys.issue(demo, "demo key")
+            _, demo_key = membership.create_key(admin, "demo key", owner=demo)
         text = (
             "Reelgate first-start accounts (shown once; keep this file private)\n"
             f"admin password: {admin_password}\n"
