@@ -21,11 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 from django.db.models import Case, F, Q, Sum, Value, When
 from django.utils import timezone
 
+from accounts import audit
 from accounts.ledger import cents, to_credits
-from accounts.models import ZERO, ApiKey, Budget, CreditHold, Team
+from accounts.models import ZERO, ApiKey, AuditEntry, Budget, CreditHold, Profile, Team
 
 ADJECTIVES = {
     Budget.NONE: "lifetime",
@@ -139,9 +142,16 @@ def remaining_for(team_id: int, member_id: int, api_key_id: int | None = None) -
 
 
 def set_budget(
-    team: Team, *, limit, period: str, member=None, api_key: ApiKey | None = None
+    team: Team,
+    *,
+    limit,
+    period: str,
+    member=None,
+    api_key: ApiKey | None = None,
+    actor: AbstractBaseUser | None = None,
 ) -> Budget:
-    """Create or change the budget of `member` or of `api_key` in `team`."""
+    """Create or change the budget of `member` or of `api_key` in `team`, and
+    write it to the team's audit log. Whether `actor` may: `may_set`."""
     if (member is None) == (api_key is None):
         raise ValueError("a budget is for a member or for an API key")
     if period not in dict(Budget.PERIODS):
@@ -150,11 +160,45 @@ def set_budget(
     if limit < ZERO:
         raise ValueError("a budget cannot be negative")
     whose = {"member": member} if member is not None else {"api_key": api_key}
-    budget, _ = Budget.objects.update_or_create(
-        team=team, **whose, defaults={"limit": limit, "period": period}
-    )
+    with transaction.atomic():
+        before = Budget.objects.select_for_update().filter(team=team, **whose).first()
+        budget, _ = Budget.objects.update_or_create(
+            team=team, **whose, defaults={"limit": limit, "period": period}
+        )
+        audit.record(
+            team,
+            actor,
+            AuditEntry.BUDGET_SET,
+            f"budget of {budget.describe()}",
+            before=_terms(before),
+            after=_terms(budget),
+        )
     return budget
 
 
-def remove_budget(budget: Budget) -> None:
-    budget.delete()
+def remove_budget(budget: Budget, *, actor: AbstractBaseUser | None = None) -> None:
+    with transaction.atomic():
+        audit.record(
+            budget.team_id,
+            actor,
+            AuditEntry.BUDGET_REMOVED,
+            f"budget of {budget.describe()}",
+            before=_terms(budget),
+        )
+        budget.delete()
+
+
+def _terms(budget: Budget | None) -> dict | None:
+    if budget is None:
+        return None
+    return {"limit": str(budget.limit), "period": budget.get_period_display().lower()}
+
+
+def may_set(
+    actor: Profile, *, member: Profile | None = None, api_key: ApiKey | None = None
+) -> bool:
+    """Owners and admins set every budget of their team; a member sets the
+    budgets of their own keys, never their own."""
+    if member is not None:
+        return actor.can_manage() and member.team_id == actor.team_id
+    return api_key.user_id == actor.user_id or actor.can_manage()

@@ -22,7 +22,8 @@ from django.db.models import F, Sum
 from django.db.models.functions import Round
 from django.utils import timezone
 
-from accounts.models import ZERO, CreditAccount, CreditHold, LedgerEntry
+from accounts import audit
+from accounts.models import ZERO, AuditEntry, CreditAccount, CreditHold, LedgerEntry
 
 CENT = Decimal("0.01")
 
@@ -68,6 +69,7 @@ def grant(account: CreditAccount, amount, *, note: str = "", actor=None) -> Ledg
     amount = _positive(amount)
     with transaction.atomic():
         CreditAccount.objects.filter(pk=account.pk).update(balance=cents(F("balance") + amount))
+        _audit(account, actor, AuditEntry.CREDITS_GRANTED, amount, note)
         return LedgerEntry.objects.create(
             account=account, kind=LedgerEntry.GRANT, amount=amount, note=note, actor=actor
         )
@@ -84,9 +86,18 @@ def adjust(account: CreditAccount, amount, *, note: str, actor=None) -> LedgerEn
         ).update(balance=cents(F("balance") + amount))
         if not updated:
             raise InsufficientCredits(-amount, available(account))
+        _audit(account, actor, AuditEntry.CREDITS_ADJUSTED, amount, note)
         return LedgerEntry.objects.create(
             account=account, kind=LedgerEntry.ADJUST, amount=amount, note=note, actor=actor
         )
+
+
+def _audit(account: CreditAccount, actor, action: str, amount: Decimal, note: str) -> None:
+    # Grants and adjustments are a person's decisions: the team's audit log
+    # shows them beside role and budget changes. Holds and charges are not.
+    audit.record(
+        account.team_id, actor, action, "team wallet", after={"credits": str(amount), "note": note}
+    )
 
 
 def hold(

@@ -199,6 +199,10 @@ class AuditEntry(models.Model):
     INVITATION_REVOKED = "invitation.revoked"
     KEY_CREATED = "key.created"
     KEY_REVOKED = "key.revoked"
+    BUDGET_SET = "budget.set"
+    BUDGET_REMOVED = "budget.removed"
+    CREDITS_GRANTED = "credits.granted"
+    CREDITS_ADJUSTED = "credits.adjusted"
     ACTIONS = [
         (MEMBER_JOINED, "Member joined"),
         (MEMBER_LEFT, "Member left"),
@@ -208,6 +212,10 @@ class AuditEntry(models.Model):
         (INVITATION_REVOKED, "Invitation revoked"),
         (KEY_CREATED, "API key created"),
         (KEY_REVOKED, "API key revoked"),
+        (BUDGET_SET, "Budget set"),
+        (BUDGET_REMOVED, "Budget removed"),
+        (CREDITS_GRANTED, "Credits granted"),
+        (CREDITS_ADJUSTED, "Credits adjusted"),
     ]
 
     # PROTECT: a team's record outlives its members; a team left empty with

@@ -2,7 +2,16 @@
 
 from django.urls import include, path
 
-from playground.pages import account, catalog, gallery, generations, playground, team, uploads
+from playground.pages import (
+    account,
+    budgets,
+    catalog,
+    gallery,
+    generations,
+    playground,
+    team,
+    uploads,
+)
 
 urlpatterns = [
     path("", catalog.home, name="home"),
@@ -33,6 +42,11 @@ urlpatterns = [
     path("team/members/<int:pk>/remove/", team.remove_member, name="team-member-remove"),
     path("team/keys/<str:prefix>/revoke/", team.revoke_key, name="team-key-revoke"),
     path("team/audit/", team.audit, name="team-audit"),
+    path("team/budgets/", budgets.budgets_page, name="team-budgets"),
+    path("team/budgets/members/<int:pk>/", budgets.set_member_budget, name="team-member-budget"),
+    path("team/budgets/keys/<str:prefix>/", budgets.set_key_budget, name="team-key-budget"),
+    path("team/budgets/<int:pk>/remove/", budgets.remove_budget, name="team-budget-remove"),
+    path("team/credits/", budgets.grant, name="team-grant"),
     # An invitation link: the token is the capability, as an API key is.
     path("join/<str:token>/", team.join, name="join"),
     path("", include("playground.webhooks.urls")),

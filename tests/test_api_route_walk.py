@@ -196,6 +196,11 @@ NOT_API = {
     "team-member-remove",
     "team-key-revoke",
     "team-audit",
+    "team-budgets",
+    "team-member-budget",
+    "team-key-budget",
+    "team-budget-remove",
+    "team-grant",
     # an invitation link: its token in the path is the capability
     "join",
     "webhooks",
