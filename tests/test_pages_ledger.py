@@ -103,3 +103,15 @@ def test_an_outsider_exports_only_their_own_teams_ledger(client, alice, carol):
     today = timezone.now().date()
     rows = read_csv(client.get("/account/ledger.csv", {"start": today, "end": today}))
     assert [row["note"] for row in rows] == ["test credits"]
+
+
+def test_a_member_reads_their_own_generations_and_the_teams_grants(client, alice, bob):
+    mine = submit(bob, prompt="Bob's boat")
+    theirs = submit(alice, prompt="Alice's fox")
+    client.force_login(bob)
+    content = client.get("/account/").content.decode()
+    assert mine.task_id in content and theirs.task_id not in content
+    assert "test credits" in content
+    today = timezone.now().date()
+    rows = read_csv(client.get("/account/ledger.csv", {"start": today, "end": today}))
+    assert [row["task_id"] for row in rows] == ["", mine.task_id]

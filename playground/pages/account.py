@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -37,9 +37,17 @@ def keys_context(request: HttpRequest, **extra) -> dict:
 
 
 def wallet_entries(request: HttpRequest) -> tuple[CreditAccount, QuerySet[LedgerEntry]]:
-    """The team's wallet and the ledger entries of it the user may read."""
-    wallet = CreditAccount.objects.get(team_id=request.user.profile.team_id)
-    return wallet, LedgerEntry.objects.filter(account=wallet)
+    """The team's wallet and the ledger entries of it the user may read: all of
+    them for its owners and admins; for a member, their own generations' and
+    the credits the team was given."""
+    profile = request.user.profile
+    wallet = CreditAccount.objects.get(team_id=profile.team_id)
+    entries = LedgerEntry.objects.filter(account=wallet)
+    if not profile.can_manage():
+        entries = entries.filter(
+            Q(member=request.user) | Q(kind__in=[LedgerEntry.GRANT, LedgerEntry.ADJUST])
+        )
+    return wallet, entries
 
 
 def ledger_context(request: HttpRequest) -> dict:
