@@ -11,6 +11,7 @@ from accounts.login import AdminLoginForm
 from accounts.models import (
     ApiKey,
     AuditEntry,
+    Budget,
     CreditAccount,
     CreditHold,
     Invitation,
@@ -298,4 +299,20 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Budget)
+class BudgetAdmin(admin.ModelAdmin):
+    """Budgets as the team's budgets page sets them (audited there); listed here."""
+
+    list_display = ["team", "member", "api_key", "limit", "period", "updated_at"]
+    list_filter = ["period"]
+    search_fields = ["team__name", "member__username", "api_key__prefix"]
+    list_select_related = ["team", "member", "api_key"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
