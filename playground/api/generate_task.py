@@ -14,7 +14,7 @@ from playground.contracts.wire import request_base_url
 def generate(request: HttpRequest, model: str) -> JsonResponse:
     submission = generate_task.parse_create(model, read_json(request))
     generation = submit_from(request, submission, contract=generate_task.NAME)
-    return jobs.envelope({"taskId": generation.task_id})
+    return jobs.envelope(jobs.created(generation))
 
 
 @kie_api("GET")

@@ -21,7 +21,7 @@ def kie_api(*methods: str):
 def create_task(request: HttpRequest) -> JsonResponse:
     submission = jobs.parse_create(read_json(request))
     generation = submit_from(request, submission, contract=jobs.NAME)
-    return jobs.envelope({"taskId": generation.task_id})
+    return jobs.envelope(jobs.created(generation))
 
 
 @kie_api("GET")

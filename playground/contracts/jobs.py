@@ -43,8 +43,12 @@ NAME = "jobs"
 STATES = {state: state for state, _ in Generation.STATES}
 
 
+def envelope_body(data, *, code: int = 200, msg: str = "success") -> dict:
+    return {"code": code, "msg": msg, "data": data}
+
+
 def envelope(data, *, code: int = 200, msg: str = "success") -> JsonResponse:
-    return JsonResponse({"code": code, "msg": msg, "data": data}, status=code)
+    return JsonResponse(envelope_body(data, code=code, msg=msg), status=code)
 
 
 def envelope_error(error: ApiError) -> JsonResponse:
@@ -80,6 +84,11 @@ def parse_create(body: dict) -> Submission:
     return kie_submission(
         body, model=body.get("model"), input=body.get("input"), callback_url=callback_url
     )
+
+
+def created(generation: Generation) -> dict:
+    """createTask's `data` (generateTask's too): the id to poll with."""
+    return {"taskId": generation.task_id}
 
 
 def record(generation: Generation, request_base: str | None = None, *, states=None) -> dict:

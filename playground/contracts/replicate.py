@@ -154,7 +154,9 @@ def progress_line(percent: int) -> str:
 def logs_of(generation: Generation) -> str:
     """The generation's history as log lines, with its progress last while it runs."""
     lines = []
-    for event in generation.events.all():
+    # An unsaved generation (the docs pages' sample) has no history to read.
+    events = generation.events.all() if generation.pk is not None else ()
+    for event in events:
         line = f"{iso(event.at)} {event.to_state}"
         lines.append(f"{line}: {event.note}" if event.note else line)
     if generation.state == Generation.GENERATING:
