@@ -6,6 +6,8 @@ contracts' paths) and Replicate's Cog-shaped version schema show of a model.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -89,6 +91,63 @@ def _description(field: FieldSpec) -> str:
     if field.max_bytes:
         parts.append(f"Max size: {field.max_bytes / 1048576:g} MB.")
     return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class FieldDoc:
+    """A field as the docs pages list it, read from its JSON Schema: the two agree."""
+
+    name: str
+    type: str  # a JSON type: "string", "integer", "array of URL strings"...
+    required: bool
+    default: str  # as JSON ("" when there is none)
+    choices: list[tuple[str, str]]  # the allowed values as JSON, each with its label if it has one
+    limits: list[str]  # "5 to 10", "in steps of 5", "at most 2500 characters"...
+    help: str
+
+
+def json_type(schema: dict[str, Any]) -> str:
+    """A field schema's type in JSON's words, e.g. "string (URL)"."""
+    if schema["type"] == "array":
+        items = schema["items"]
+        return "array of URL strings" if items.get("format") == "uri" else "array"
+    if schema.get("format") == "uri":
+        return "string (URL)"
+    return schema["type"]
+
+
+def limits(schema: dict[str, Any]) -> list[str]:
+    """What a field schema allows beyond its type and choices, for people."""
+    texts = []
+    if "minimum" in schema:
+        texts.append(f"{schema['minimum']} to {schema['maximum']}")
+    step = schema.get("multipleOf", schema.get("x-step"))
+    if step is not None:
+        texts.append(f"in steps of {step}")
+    if "maxLength" in schema and schema.get("format") != "uri":
+        texts.append(f"at most {schema['maxLength']} characters")
+    if "minItems" in schema:
+        texts.append(f"{schema['minItems']} to {schema['maxItems']} URLs")
+    elif "maxItems" in schema:
+        texts.append(f"at most {schema['maxItems']} URLs")
+    return texts
+
+
+def field_doc(spec: ModelSpec, field: FieldSpec) -> FieldDoc:
+    schema = field_schema(field)
+    help_text = " ".join(part for part in (field.help, applies_text(spec, field)) if part)
+    return FieldDoc(
+        name=field.name,
+        type=json_type(schema),
+        required=field.required,
+        default="" if field.default is None else json.dumps(field.default, ensure_ascii=False),
+        choices=[
+            (json.dumps(c.value, ensure_ascii=False), c.label if c.label != str(c.value) else "")
+            for c in field.choices
+        ],
+        limits=limits(schema),
+        help=help_text,
+    )
 
 
 def _condition(spec: ModelSpec, condition: Condition) -> dict[str, Any]:

@@ -5,6 +5,14 @@ import json
 import pprint
 
 KEY_VARIABLE = "REELGATE_API_KEY"
+# How the pages title each snippet.
+LABELS = {
+    "curl": "curl",
+    "python": "Python (httpx)",
+    "javascript": "JavaScript (fetch)",
+    "openai": "Python (openai)",
+    "replicate": "Python (replicate)",
+}
 
 
 def _body(model: str, input: dict) -> str:
@@ -92,6 +100,15 @@ def all_snippets(base_url: str, model: str, input: dict) -> dict[str, str]:
         "python": python(base_url, model, input),
         "javascript": javascript(base_url, model, input),
     }
+
+
+def labelled(codes: dict[str, str], id_prefix: str = "snippet") -> list[dict[str, str]]:
+    """Snippets as the pages show them: each with its title and the element id
+    its Copy button names."""
+    return [
+        {"id": f"{id_prefix}-{lang}", "lang": lang, "label": LABELS[lang], "code": code}
+        for lang, code in codes.items()
+    ]
 
 
 def openai_python(base_url: str) -> str:
