@@ -23,6 +23,7 @@ urlpatterns = [
     path("generations/<str:task_id>/status/", generations.status, name="generation-status"),
     path("generations/<str:task_id>/run-again/", generations.run_again, name="run-again"),
     path("generations/<str:task_id>/cancel/", generations.cancel, name="cancel"),
+    path("generations/<str:task_id>/delete/", generations.delete, name="generation-delete"),
     path("generations/<str:task_id>/favourite/", gallery.favourite, name="favourite"),
     path("gallery/", gallery.gallery, name="gallery"),
     path("gallery/download/", gallery.download, name="gallery-download"),

@@ -181,6 +181,7 @@ NOT_API = {
     "generation-status",
     "run-again",
     "cancel",
+    "generation-delete",
     "gallery",
     "gallery-download",
     "gallery-delete",

@@ -4,6 +4,8 @@ playground. Each snippet runs as printed, with the key in REELGATE_API_KEY."""
 import json
 import pprint
 
+from playground.models import Generation
+
 KEY_VARIABLE = "REELGATE_API_KEY"
 # How the pages title each snippet.
 LABELS = {
@@ -109,6 +111,15 @@ def labelled(codes: dict[str, str], id_prefix: str = "snippet") -> list[dict[str
         {"id": f"{id_prefix}-{lang}", "lang": lang, "label": LABELS[lang], "code": code}
         for lang, code in codes.items()
     ]
+
+
+def generation_call(base_url: str, generation: Generation) -> dict[str, str]:
+    """The createTask call that makes this generation again: its model and its
+    validated input, which the validator takes back unchanged."""
+    return {
+        "curl": curl(base_url, generation.model_id, generation.input),
+        "python": python(base_url, generation.model_id, generation.input),
+    }
 
 
 def openai_python(base_url: str) -> str:
