@@ -4,9 +4,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm
 from django.shortcuts import render
 
-from accounts import apikeys, audit, ledger, membership
+from accounts import apikeys, audit, ledger, membership, teams
 from accounts.login import AdminLoginForm
 from accounts.models import (
     ApiKey,
@@ -24,6 +25,9 @@ User = get_user_model()
 
 # The admin's sign-in is throttled like the login page's.
 admin.site.login_form = AdminLoginForm
+admin.site.site_header = "Reelgate admin"
+admin.site.site_title = "Reelgate admin"
+admin.site.index_title = "Teams, keys, credits and generations"
 
 
 class ProfileInline(admin.StackedInline):
@@ -58,11 +62,52 @@ class TeamAdmin(admin.ModelAdmin):
 admin.site.unregister(User)
 
 
+class NewMemberForm(AdminUserCreationForm):
+    """A new user: the team they join, and credits for its wallet."""
+
+    team = forms.ModelChoiceField(
+        Team.objects.order_by("name"),
+        required=False,
+        help_text="The team the user joins, as a member. Blank: a new team of their own "
+        "(named after them), which they own.",
+    )
+    credits = forms.DecimalField(
+        label="First grant of credits",
+        required=False,
+        min_value=Decimal("0.01"),
+        max_digits=13,
+        decimal_places=2,
+        help_text="Granted to the team's wallet through the ledger as the user is created. "
+        "Blank: none.",
+    )
+
+
 @admin.register(User)
 class ReelgateUserAdmin(UserAdmin):
     list_display = ["username", "email", "team", "role", "is_staff", "is_active"]
     list_select_related = ["profile__team"]
     inlines = [ProfileInline]
+    add_form = NewMemberForm
+    # The team (and a new user's credits) first, where they are seen: on the
+    # change page the team and role inline comes first too
+    # (templates/admin/auth/user/change_form.html), not below the permission lists.
+    add_fieldsets = (
+        ("Team and credits", {"fields": ("team", "credits")}),
+        *UserAdmin.add_fieldsets,
+    )
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # The post_save receiver makes the profile: in this team, or their own.
+        obj._reelgate_team = form.cleaned_data["team"]
+        super().save_model(request, obj, form, change)
+        credits = form.cleaned_data["credits"]
+        if credits:
+            wallet = teams.wallet_of(obj)
+            entry = ledger.grant(wallet, credits, note="first grant", actor=request.user)
+            messages.success(request, f"Granted {entry.amount} credits to {wallet.team}.")
 
     def save_formset(self, request, form, formset, change):
         changed = [
