@@ -15,7 +15,8 @@ from playground import catalog, services
 from playground.models import Generation
 from playground.pages.common import team_generation_or_404
 
-PANEL = "pages/generation.html#generation-panel"
+# The generation's panel, and once it is finished the header's balance beside it.
+STATUS = "pages/generation.html#generation-status"
 
 
 @login_required
@@ -34,7 +35,7 @@ def detail(request: HttpRequest, task_id: str) -> HttpResponse:
 def status(request: HttpRequest, task_id: str) -> HttpResponse:
     """The generation panel alone; polled every second until the generation finishes."""
     generation = team_generation_or_404(request, task_id)
-    response = render(request, PANEL, {"generation": generation})
+    response = render(request, STATUS, {"generation": generation})
     if generation.is_finished:
         # 286 tells htmx to stop polling; the finished panel is still swapped in.
         stop = HttpResponseStopPolling(response.content)
@@ -86,5 +87,5 @@ def cancel(request: HttpRequest, task_id: str) -> HttpResponse:
         messages.info(request, "Cancelled. Nothing was charged.")
     generation.refresh_from_db()
     if request.htmx:
-        return render(request, PANEL, {"generation": generation})
+        return render(request, STATUS, {"generation": generation})
     return redirect("generation", generation.task_id)
