@@ -78,6 +78,8 @@ def test_it_walks_from_login_to_a_remix(page: Page, screenshot, worker, alice):
     nav.get_by_role("link", name="Models").click()
     page.get_by_role("link", name="Kling 2.1", exact=True).click()
     expect(page).to_have_url(re.compile(r"/models/kling/v2-1/$"))
+    # A click's navigation may hand over the page before its scripts ran.
+    page.wait_for_load_state()
     expect(page.locator("#price .amount")).to_have_text("55.00")
 
     # The prompt is not scolded before it is reached; emptied, it is an
