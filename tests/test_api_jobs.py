@@ -439,7 +439,7 @@ END = "https://example.com/media/end.png"
             "kling-v2-6",
             {"mode": "pro", "voice": True},
             "input.voice",
-            "Applies only when mode is pro and sound is on (got on).",
+            "Applies only when mode is pro and audio is on (got on).",
         ),
     ],
 )

@@ -112,11 +112,9 @@ def as_posted(spec: ModelSpec, payload: dict) -> dict[str, str]:
         if field.type == "switch":
             if value:
                 data[name] = "on"
-        elif field.items:
+        elif field.type == "image_urls":
             for position, url in enumerate(value):
                 data[f"{name}_{position}"] = url
-        elif field.type == "image_urls":
-            data[name] = "\n".join(value)
         else:
             data[name] = str(value)
     return data

@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from playground import catalog
+from playground.catalog.forms import image_list, image_row_label
 from playground.catalog.spec import ModelSpec
 
 IMAGE = "https://example.com/media/start.png"
@@ -66,14 +67,74 @@ def test_it_renders_urls_that_the_browser_limits_to_http():
     assert "required" in widget
 
 
-def test_it_renders_an_image_list_with_items_as_one_input_per_item():
+def test_it_renders_an_image_list_as_one_url_input_per_image_it_may_hold():
     start, end = catalog.form_class("kling-2-1")()["image_urls"].subwidgets
     assert (start.data["name"], end.data["name"]) == ("image_urls_0", "image_urls_1")
-    assert start.data["attrs"]["data-item-label"] == "Start frame"
-    assert end.data["attrs"]["data-item-label"] == "End frame"
+    field = catalog.get_spec("kling-2-1").field("image_urls")
+    assert [image_row_label(field, index) for index in range(3)] == [
+        "Start frame",
+        "End frame",
+        "Image 3",
+    ]
     # Only the first image is required (where the images apply at all).
     assert start.data["attrs"]["required"] and "required" not in end.data["attrs"]
     assert str(start).startswith('<input type="url"')
+    # The end frame's row carries its own condition besides the field's.
+    assert "pro-image-to-video" in end.data["attrs"]["data-applies-when"]
+    assert end.data["attrs"]["data-applies-when"] != start.data["attrs"]["data-applies-when"]
+
+
+def test_it_posts_image_rows_in_order_to_the_validator():
+    form = catalog.form_class("kling-2-1")(
+        data={
+            "mode": "pro-image-to-video",
+            "prompt": "A bud opens",
+            # Rows as the page posts them after the end frame moved up.
+            "image_urls_0": END,
+            "image_urls_1": IMAGE,
+        }
+    )
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["image_urls"] == [END, IMAGE]
+
+
+def test_it_leaves_out_blank_rows_of_a_plain_image_list_but_not_of_frames():
+    assert image_list(["", IMAGE, " ", END, ""], positional=False) == [IMAGE, END]
+    assert image_list(["", END, ""], positional=True) == ["", END]
+    assert image_list(f"{IMAGE}\n\n{END}\n", positional=False) == [IMAGE, END]
+
+
+def test_it_offers_a_number_with_few_values_as_a_list_of_them():
+    widget = html("kling/v2-1", "duration")
+    assert widget.startswith("<select")
+    assert '<option value="5" selected>5 s</option>' in widget
+    assert '<option value="10">10 s</option>' in widget
+    # A range to type in stays a number input.
+    assert 'type="number"' in html("kling-v3", "duration")
+    assert 'type="number"' in html("kling-2-1", "cfg_scale")
+
+
+def test_it_reads_the_same_duration_list_on_every_model_that_has_one():
+    for model in ("kling/v2-1", "kling/v2-1-standard", "kling-v2-6", "kling-2-1"):
+        widget = html(model, "duration")
+        assert '<option value="5" selected>5 s</option>' in widget, model
+        assert '<option value="10">10 s</option>' in widget, model
+    assert '<option value="8">8 s</option>' in html("google/veo-3-1", "duration")
+
+
+def test_it_calls_generated_audio_the_same_on_every_model():
+    labels = {
+        (spec.id, field.name): field.label
+        for spec in catalog.all_specs()
+        for field in spec.fields
+        if spec.render.audio.field == field.name
+    }
+    assert set(labels) == {
+        ("kling/v2-1", "generate_audio"),
+        ("kling-v2-6", "sound"),
+        ("kling-v3", "sound"),
+    }
+    assert set(labels.values()) == {"Audio"}
 
 
 def test_it_reads_an_end_frame_given_without_a_start_frame_as_the_second_image():
@@ -128,7 +189,7 @@ def test_it_puts_validates_messages_on_the_fields():
     assert not form.is_valid()
     assert form.errors == {
         "prompt": ["Must be at most 2500 characters (got 2501)."],
-        "voice": ["Applies only when mode is pro and sound is on (got on)."],
+        "voice": ["Applies only when mode is pro and audio is on (got on)."],
     }
     assert form.normalized is None
 
@@ -237,13 +298,13 @@ def as_posted(spec: ModelSpec, payload: dict) -> dict[str, str]:
         if field.type == "switch":
             if value:
                 data[name] = "on"
-        elif field.items:
-            # One input per item: a list longer than the items cannot be posted.
-            assume(len(value) <= len(field.items))
+        elif field.type == "image_urls":
+            # One row per image: a list longer than the rows cannot be posted,
+            # nor can a blank row of a plain list (the form drops it).
+            assume(len(value) <= field.max_items)
+            assume(field.items or all(url.strip() for url in value))
             for index, url in enumerate(value):
                 data[f"{name}_{index}"] = url
-        elif field.type == "image_urls":
-            data[name] = "\n".join(value)
         else:
             data[name] = value if isinstance(value, str) else str(value)
     return data
@@ -273,3 +334,17 @@ def test_it_accepts_and_rejects_exactly_what_validate_does(model, data):
         # values that were text already the messages are the same.
         if isinstance(payload.get(name), str | None):
             assert form.errors[name] == messages
+
+
+@pytest.mark.parametrize("spec", catalog.all_specs(), ids=lambda spec: spec.id)
+def test_a_models_badges_name_what_its_controls_do(spec):
+    """The badges on a model's card say what its form offers, in the form's words."""
+    labels = {field.label for field in spec.fields}
+    labels |= {item.label for field in spec.fields for item in field.items}
+    badges = spec.badges
+    # Audio: always made (Veo's native sound), or the form's Audio switch.
+    assert ("audio" in badges) == (spec.render.audio.default is True or "Audio" in labels)
+    assert ("end frame" in badges) == ("End frame" in labels)
+    duration = spec.field(spec.render.duration.field)
+    longest = duration.max if duration.type == "number" else max(map(int, duration.choice_values))
+    assert f"up to {int(longest)} s" in badges

@@ -117,7 +117,7 @@ def test_it_states_when_a_field_applies_as_if_then_else(schemas):
         "allOf": [pro, {"properties": {"sound": {"const": True}}, "required": ["sound"]}]
     }
     assert voice["else"] == {"properties": {"voice": {"const": False}}}
-    assert voice["description"] == "voice applies only when mode is pro and sound is on."
+    assert voice["description"] == "voice applies only when mode is pro and audio is on."
 
 
 def test_it_embeds_the_seed_examples(document, schemas):

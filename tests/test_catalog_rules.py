@@ -151,12 +151,13 @@ def test_it_builds_a_form_for_a_text_field():
     assert 'maxlength="20"' in widget
 
 
-def test_it_renders_an_image_list_as_one_url_per_line():
-    widget = str(catalog.form_class("everything")()["frames"])
-    assert widget.startswith("<textarea")
-    assert 'data-max-items="3"' in widget
+def test_it_renders_an_image_list_as_one_url_input_per_image():
+    rows = list(catalog.form_class("everything")()["frames"].subwidgets)
+    assert [row.data["name"] for row in rows] == ["frames_0", "frames_1", "frames_2"]
+    assert all(str(row).startswith('<input type="url"') for row in rows)
+    # A plain list (no start or end frame) leaves its blank rows out.
     form = catalog.form_class("everything")(
-        data={"prompt": "hi", "mode": "b", "frames": f"{URL}\n\n{URL}\n"}
+        data={"prompt": "hi", "mode": "b", "frames_0": URL, "frames_1": "", "frames_2": URL}
     )
     assert form.is_valid(), form.errors
     assert form.cleaned_data["frames"] == [URL, URL]

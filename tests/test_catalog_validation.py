@@ -205,7 +205,7 @@ RULE_CASES = [
     (
         "kling-v2-6",
         {"prompt": "x", "mode": "pro", "voice": True},
-        {"voice": ["Applies only when mode is pro and sound is on (got on)."]},
+        {"voice": ["Applies only when mode is pro and audio is on (got on)."]},
     ),
     (
         "kling-v2-6",

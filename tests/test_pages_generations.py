@@ -63,6 +63,7 @@ def test_the_status_partial_keeps_polling_while_unfinished(signed_in, generation
     content = response.content.decode()
     assert content.lstrip().startswith("<article")
     assert 'hx-trigger="every 1s"' in content
+    assert "header-balance" not in content  # nothing has settled
 
 
 def test_the_status_partial_stops_polling_when_finished(signed_in, generation):
@@ -89,6 +90,15 @@ def test_the_status_partial_stops_polling_when_finished(signed_in, generation):
     assert "854×480 · 5.0 s" in content
 
 
+def test_a_settled_generation_brings_the_headers_balance_up_to_date(signed_in, generation):
+    header = '<span id="header-balance" class="balance">445.00 credits</span>'
+    assert header in signed_in.get("/").content.decode()
+    services.cancel(generation)  # the 55 credits it held come back
+    response = signed_in.get(f"/generations/{generation.task_id}/status/", **HTMX)
+    balance = '<span id="header-balance" class="balance" hx-swap-oob="true">500.00 credits</span>'
+    assert balance in response.content.decode()
+
+
 def test_a_failed_generation_shows_its_reason_and_no_charge(signed_in, generation):
     finish(
         generation,
@@ -108,7 +118,7 @@ def test_it_shows_the_parameters_with_their_labels(signed_in, generation):
     content = signed_in.get(f"/generations/{generation.task_id}/").content.decode()
     assert '<th scope="row">Resolution</th><td>480p</td>' in content
     assert '<th scope="row">Duration</th><td>5 s</td>' in content
-    assert '<th scope="row">Generate audio</th><td>off</td>' in content
+    assert '<th scope="row">Audio</th><td>off</td>' in content
 
 
 def test_a_teammate_sees_the_generation(client, bob, generation):

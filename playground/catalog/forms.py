@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -23,11 +24,13 @@ from django import forms
 from playground.catalog.errors import ValidationFailed
 from playground.catalog.loader import get_spec, validate
 from playground.catalog.rules import matches
-from playground.catalog.spec import MAX_URL_LENGTH, Condition, FieldSpec, ModelSpec
+from playground.catalog.spec import MAX_URL_LENGTH, Choice, Condition, FieldSpec, ModelSpec
 from playground.catalog.values import number_text
 
 # Browsers accept any scheme in type=url; the server takes only these.
 URL_PATTERN = "[Hh][Tt][Tt][Pp][Ss]?://.+"
+# A stepped number field with at most this many values is offered as a list.
+FEW_VALUES = 6
 
 
 class RawField(forms.Field):
@@ -37,35 +40,44 @@ class RawField(forms.Field):
         super().__init__(required=False, **kwargs)
 
 
-def image_list(value: Any) -> Any:
-    """An image_urls field's posted value as a list: one URL per line of the
-    textarea, or one per item input (blanks after the last URL left out, so an
-    end frame given without a start frame is still the second image)."""
+def image_list(value: Any, *, positional: bool = True) -> Any:
+    """An image_urls field's posted value as a list: one URL per row input
+    (or per line of text). Blank rows after the last URL are left out; in a
+    positional list (start frame, end frame) a blank row before a URL is kept,
+    so an end frame given without a start frame is still the second image,
+    while in a plain list every blank row is just an empty row."""
     if isinstance(value, str):
-        return [line.strip() for line in value.splitlines() if line.strip()]
-    if isinstance(value, list):
+        value = value.splitlines()
+    if isinstance(value, list | tuple):
         urls = [item.strip() if isinstance(item, str) else "" for item in value]
+        if not positional:
+            return [url for url in urls if url]
         while urls and not urls[-1]:
             urls.pop()
         return urls
     return value
 
 
-class ImageItems(forms.MultiWidget):
-    """One URL input per item of an image_urls field (start frame, end frame),
-    posted as name_0, name_1…"""
+class ImageRows(forms.MultiWidget):
+    """An image_urls field as one URL input per possible image, posted as
+    name_0, name_1… in order.
+
+    The page shows the rows in use and keeps the others as spares that its
+    "Add" button brings in; moving and removing images moves the URLs between
+    the rows, so a row's name, label and conditions stay those of its position.
+    """
 
     use_fieldset = True
 
-    def __init__(self, items_attrs: list[dict[str, Any]]):
-        super().__init__([forms.URLInput(attrs) for attrs in items_attrs])
+    def __init__(self, rows_attrs: list[dict[str, Any]]):
+        super().__init__([forms.URLInput(attrs) for attrs in rows_attrs])
 
     def decompress(self, value: Any) -> list[Any]:
         urls = image_list(value) if value else []
         return [*urls, *[None] * (len(self.widgets) - len(urls))][: len(self.widgets)]
 
     def subwidgets(self, name: str, value: Any, attrs: dict | None = None) -> Iterator[dict]:
-        # Each item's input on its own, for the page to label one by one.
+        # Each row's input on its own, for the page to lay out one by one.
         yield from self.get_context(name, value, attrs)["widget"]["subwidgets"]
 
 
@@ -78,7 +90,7 @@ class CatalogForm(forms.Form):
         for field in self.spec.fields:
             value = self.cleaned_data.get(field.name)
             if field.type == "image_urls":
-                value = image_list(value)
+                value = image_list(value, positional=bool(field.items))
             submitted[field.name] = value
         try:
             self.normalized = validate(self.spec.id, submitted)
@@ -93,7 +105,7 @@ def _initial(field: FieldSpec) -> Any:
     if field.default is None:
         return None
     if field.type == "image_urls":
-        return "\n".join(field.default)
+        return list(field.default)
     return field.default
 
 
@@ -126,6 +138,32 @@ def _posted(value: Any) -> str:
     return str(value)
 
 
+def choice_label(field: FieldSpec, choice: Choice) -> str:
+    """A choice as people read it: its own label, or its value with the unit ("5 s")."""
+    if choice.label != str(choice.value):
+        return choice.label
+    return field.display(choice.value)
+
+
+def few_values(field: FieldSpec) -> list[Decimal]:
+    """Every value a stepped number field takes, when there are few enough to
+    offer as a list (5 or 10 seconds); [] for a range to type in."""
+    step = field.step if field.step is not None else (Decimal(1) if field.integer else None)
+    if step is None or field.min is None or field.max is None:
+        return []
+    count = (field.max - field.min) / step + 1
+    if count > FEW_VALUES:
+        return []
+    return [field.min + index * step for index in range(int(count))]
+
+
+def image_row_label(field: FieldSpec, index: int) -> str:
+    """The label of an image_urls row: its item's ("End frame"), or "Image 3"."""
+    if index < len(field.items):
+        return field.items[index].label
+    return f"Image {index + 1}"
+
+
 def _form_field(spec: ModelSpec, field: FieldSpec) -> forms.Field:
     attrs: dict[str, Any] = {}
     if field.required:
@@ -141,12 +179,13 @@ def _form_field(spec: ModelSpec, field: FieldSpec) -> forms.Field:
         widget = forms.Textarea(attrs | {"rows": 4}) if field.type == "textarea" else None
         widget = widget or forms.TextInput(attrs)
     elif field.type == "select":
-        choices = [(str(choice.value), choice.label) for choice in field.choices]
-        if field.default is None:
-            # A required select needs an empty first option for the browser's
-            # required check; an optional one needs it to stay unset.
-            choices.insert(0, ("", "Choose…" if field.required else "—"))
-        widget = forms.Select(attrs, choices=choices)
+        choices = [(str(choice.value), choice_label(field, choice)) for choice in field.choices]
+        widget = _select(field, attrs, choices)
+    elif field.type == "number" and (values := few_values(field)):
+        # 5 or 10 seconds reads as the same list as a select of "5" and "10"
+        # does on other models; the validator still takes it as a number.
+        choices = [(number_text(v), field.display(number_text(v))) for v in values]
+        widget = _select(field, attrs, choices)
     elif field.type == "number":
         attrs["min"] = number_text(field.min)
         attrs["max"] = number_text(field.max)
@@ -155,32 +194,37 @@ def _form_field(spec: ModelSpec, field: FieldSpec) -> forms.Field:
         else:
             attrs["step"] = "1" if field.integer else "any"
         widget = forms.NumberInput(attrs)
-    elif field.type == "image_urls" and field.items:
-        items_attrs = []
-        for index, item in enumerate(field.items):
-            item_attrs = attrs | {
+    elif field.type == "image_urls":
+        rows_attrs = []
+        for index in range(field.max_items or len(field.items) or 1):
+            row_attrs = attrs | {
                 "pattern": URL_PATTERN,
                 "maxlength": MAX_URL_LENGTH,
                 "placeholder": "https://…",
-                "data-item-label": item.label,
             }
-            # Only the first image is required; each input carries the
-            # field's conditions and its item's.
+            # Only the first image is required; each row carries the field's
+            # conditions and its item's.
             if index > 0:
-                item_attrs.pop("required", None)
-            if field.applies_when or item.applies_when:
-                conditions = field.applies_when + item.applies_when
-                item_attrs["data-applies-when"] = applies_attr(spec, conditions)
-            items_attrs.append(item_attrs)
-        widget = ImageItems(items_attrs)
-    elif field.type == "image_urls":
-        attrs |= {"rows": max(2, field.max_items or 2), "placeholder": "https://…"}
-        attrs |= {"data-min-items": field.min_items or 0, "data-max-items": field.max_items}
-        widget = forms.Textarea(attrs)
+                row_attrs.pop("required", None)
+            conditions = field.applies_when
+            if index < len(field.items):
+                conditions += field.items[index].applies_when
+            if conditions:
+                row_attrs["data-applies-when"] = applies_attr(spec, conditions)
+            rows_attrs.append(row_attrs)
+        widget = ImageRows(rows_attrs)
     else:  # image_url, video_url
         attrs |= {"pattern": URL_PATTERN, "maxlength": MAX_URL_LENGTH, "placeholder": "https://…"}
         widget = forms.URLInput(attrs)
     return RawField(widget=widget, **common)
+
+
+def _select(field: FieldSpec, attrs: dict[str, Any], choices: list) -> forms.Select:
+    if field.default is None:
+        # A required select needs an empty first option for the browser's
+        # required check; an optional one needs it to stay unset.
+        choices.insert(0, ("", "Choose…" if field.required else "—"))
+    return forms.Select(attrs, choices=choices)
 
 
 @cache

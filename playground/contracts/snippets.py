@@ -3,6 +3,10 @@ playground. Each snippet runs as printed, with the key in REELGATE_API_KEY."""
 
 import json
 import pprint
+from typing import Any
+
+from playground.catalog import ModelSpec
+from playground.catalog.values import Invalid, coerce, is_blank
 
 from playground.models import Generation
 
@@ -15,6 +19,32 @@ LABELS = {
     "openai": "Python (openai)",
     "replicate": "Python (replicate)",
 }
+# The prompt of a call copied before one is typed: a request that runs.
+PROMPT_PLACEHOLDER = "A short description of the video"
+
+
+def draft_input(spec: ModelSpec, values: dict[str, Any]) -> dict[str, Any]:
+    """The input a snippet sends for a form that does not validate yet.
+
+    Each value is typed as the API takes it (10, not "10"; true, not "on"),
+    as validate() would return it; one it refuses stays as given, for the
+    reader to see what is wrong. Defaults are filled in, and a blank prompt
+    becomes a placeholder.
+    """
+    shown: dict[str, Any] = {}
+    for field in spec.fields:
+        value = values.get(field.name)
+        if is_blank(value):
+            if field.name == spec.render.prompt.field:
+                shown[field.name] = PROMPT_PLACEHOLDER
+            elif field.default is not None:
+                shown[field.name] = field.default
+            continue
+        try:
+            shown[field.name] = coerce(field, value)
+        except Invalid:
+            shown[field.name] = value
+    return shown
 
 
 def _body(model: str, input: dict) -> str:

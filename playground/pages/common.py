@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.db.models import QuerySet
@@ -38,6 +39,15 @@ def available_credits(request: HttpRequest) -> Decimal:
     """The team wallet's available credits, read fresh (a submit may just have held some)."""
     account = CreditAccount.objects.only("balance", "held").get(team_id=team_id(request))
     return account.available()
+
+
+def header(request: HttpRequest) -> dict[str, Any]:
+    """Context for the header of every page: the signed-in user's available
+    credits, read only when a page shows them (partials do not)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {"header_balance": partial(available_credits, request)}
 
 
 def model_title(model_id: str) -> str:

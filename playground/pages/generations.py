@@ -22,7 +22,8 @@ from playground.contracts.wire import base_url, request_base_url
 from playground.models import Generation
 from playground.pages.common import team_generation_or_404
 
-PANEL = "pages/generation.html#generation-panel"
+# The generation's panel, and once it is finished the header's balance beside it.
+STATUS = "pages/generation.html#generation-status"
 # The estimate of a running generation: the median time from submit to
 # finish of the team's last few successful generations of its model.
 ESTIMATE_SAMPLE = 20
@@ -97,7 +98,7 @@ def detail(request: HttpRequest, task_id: str) -> HttpResponse:
 def status(request: HttpRequest, task_id: str) -> HttpResponse:
     """The generation panel alone; polled every second until the generation finishes."""
     generation = team_generation_or_404(request, task_id)
-    response = render(request, PANEL, panel_context(request, generation))
+    response = render(request, STATUS, panel_context(request, generation))
     if generation.is_finished:
         # 286 tells htmx to stop polling; the finished panel is still swapped in.
         stop = HttpResponseStopPolling(response.content)
@@ -149,7 +150,7 @@ def cancel(request: HttpRequest, task_id: str) -> HttpResponse:
         messages.info(request, "Cancelled. Nothing was charged.")
     generation.refresh_from_db()
     if request.htmx:
-        return render(request, PANEL, panel_context(request, generation))
+        return render(request, STATUS, panel_context(request, generation))
     return redirect("generation", generation.task_id)
 
 

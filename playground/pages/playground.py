@@ -7,12 +7,14 @@ the price shown is `catalog.quote` of exactly what would be submitted.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.forms import BoundField
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,10 +23,11 @@ from django.views.decorators.http import require_POST
 from accounts import budgets, ledger
 from playground import catalog, services
 from playground.catalog import ModelSpec
-from playground.catalog.forms import CatalogForm, image_list
+from playground.catalog.forms import CatalogForm, image_list, image_row_label
 from playground.catalog.rules import applies_text
+from playground.catalog.spec import FieldSpec
 from playground.catalog.values import Invalid, coerce, is_blank
-from playground.contracts.snippets import KEY_VARIABLE, all_snippets
+from playground.contracts.snippets import KEY_VARIABLE, all_snippets, draft_input
 from playground.contracts.wire import request_base_url
 from playground.models import Generation
 from playground.pages.common import available_credits, team_generation_or_404
@@ -32,6 +35,10 @@ from playground.pages.common import available_credits, team_generation_or_404
 # The request panel's tabs, in the order the shared snippets come.
 SNIPPET_LABELS = {"curl": "curl", "python": "Python (httpx)", "javascript": "JavaScript (fetch)"}
 UPLOAD_KINDS = {"image_url": "image", "image_urls": "image", "video_url": "video"}
+IMAGE_TYPES = ("image_url", "image_urls")
+PREVIEW_URL = re.compile(r"https?://\S+\Z", re.IGNORECASE)
+# The hidden input playground.js keeps the touched fields' names in ("*": all).
+TOUCHED = "_touched"
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,7 @@ def submitted_input(spec: ModelSpec, form: CatalogForm) -> dict[str, Any]:
     for field in spec.fields:
         value = form[field.name].value()
         if field.type == "image_urls":
-            value = image_list(value)
+            value = image_list(value, positional=bool(field.items))
         if field.type == "switch":
             value = bool(value)
         elif is_blank(value):
@@ -118,7 +125,7 @@ def check(request: HttpRequest, spec: ModelSpec, form: CatalogForm) -> Check:
     else:
         price_view = estimate(spec, values)
     base_url = settings.PUBLIC_BASE_URL or request_base_url(request)
-    shown_input = normalized if normalized is not None else values
+    shown_input = normalized if normalized is not None else draft_input(spec, values)
     codes = all_snippets(base_url, spec.id, shown_input)
     return Check(
         normalized,
@@ -127,47 +134,92 @@ def check(request: HttpRequest, spec: ModelSpec, form: CatalogForm) -> Check:
     )
 
 
-def field_rows(spec: ModelSpec, form: CatalogForm) -> list[dict[str, Any]]:
-    """Each field with what the template needs beside the widget."""
+def touched_fields(request: HttpRequest, spec: ModelSpec) -> frozenset[str] | None:
+    """The fields whose errors the live check shows: those the person changed
+    (None: all of them, once they tried to generate)."""
+    posted = request.POST.get(TOUCHED, "")
+    if posted.strip() == "*":
+        return None
+    return frozenset(posted.split(",")) & frozenset(spec.field_names)
+
+
+def field_rows(
+    spec: ModelSpec, form: CatalogForm, touched: frozenset[str] | None = None
+) -> list[dict[str, Any]]:
+    """Each field with what the template needs beside the widget.
+
+    A field's errors show once it is touched (`touched` None: every field);
+    the validator judged it anyway, so the price and the API call are right.
+    """
     rows = []
     for field in spec.fields:
         bound = form[field.name]
         attrs = form.fields[field.name].widget.attrs
         attrs["aria-describedby"] = f"errors-{field.name} help-{field.name}"
-        if form.is_bound and field.name in form.errors:
+        shown = form.is_bound and (touched is None or field.name in touched)
+        errors = list(bound.errors) if shown else []
+        if errors:
             attrs["aria-invalid"] = "true"
+        else:
+            attrs.pop("aria-invalid", None)
         length = None
         if field.max_length is not None:
             text = str(bound.value() or "")
             length = len(text.replace("\r\n", "\n"))
         upload = UPLOAD_KINDS.get(field.type)
-        slots = []
-        if field.items:
-            widgets = list(bound.subwidgets)
-            for item, widget in zip(field.items, widgets, strict=True):
-                preview = _preview_urls(widget.data["value"])
-                slots.append({"label": item.label, "widget": widget, "preview": preview})
+        images = image_rows(field, bound) if field.type in IMAGE_TYPES else []
         rows.append(
             {
                 "bound": bound,
                 "spec": field,
+                "errors": errors,
+                "pending": bool(bound.errors) and not errors,
                 "length": length,
                 "upload": upload,
                 "accept": ",".join(field.accept) or ("video/mp4" if upload == "video" else ""),
-                "preview": _preview_urls(bound.value()) if upload else [],
-                "slots": slots,
+                "images": images,
+                # The "Add" button's text: the first spare row's ("Add end frame").
+                "add_label": next((i["add_label"] for i in images if i.get("spare")), ""),
+                "preview": _thumb(str(bound.value() or "").strip()) if upload == "video" else "",
                 "applies": applies_text(spec, field),
             }
         )
     return rows
 
 
-def _preview_urls(value: Any) -> list[str]:
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    if isinstance(value, str):
-        return [line.strip() for line in value.splitlines() if line.strip()]
-    return []
+def image_rows(field: FieldSpec, bound: BoundField) -> list[dict[str, Any]]:
+    """An image field as rows: one URL each, with its label and thumbnail.
+
+    An image_urls field has a row for every image it may hold; those past
+    the last URL given (and past min_items) are spares, hidden until the
+    page's "Add" button brings them in.
+    """
+    if field.type == "image_url":
+        url = str(bound.value() or "").strip()
+        return [{"label": field.label, "widget": bound, "thumb": _thumb(url)}]
+    widgets = list(bound.subwidgets)
+    urls = [str(widget.data["value"] or "").strip() for widget in widgets]
+    filled = [index for index, url in enumerate(urls) if url]
+    in_use = max(filled[-1] + 1 if filled else 0, field.min_items or 0, 1)
+    rows = []
+    for index, (widget, url) in enumerate(zip(widgets, urls, strict=True)):
+        label = image_row_label(field, index)
+        what = label[0].lower() + label[1:] if index < len(field.items) else "image"
+        rows.append(
+            {
+                "label": label,
+                "widget": widget,
+                "thumb": _thumb(url),
+                "spare": index >= in_use,
+                "add_label": f"Add {what}",
+            }
+        )
+    return rows
+
+
+def _thumb(url: str) -> str:
+    """The URL to show as a preview: only one the validator could take."""
+    return url if PREVIEW_URL.match(url) else ""
 
 
 def remix_source(request: HttpRequest) -> Generation | None:
@@ -178,12 +230,11 @@ def remix_source(request: HttpRequest) -> Generation | None:
 
 
 def initial_from(spec: ModelSpec, generation: Generation) -> dict[str, Any]:
-    initial = {}
-    for field in spec.fields:
-        if field.name in generation.input:
-            value = generation.input[field.name]
-            initial[field.name] = "\n".join(value) if isinstance(value, list) else value
-    return initial
+    return {
+        field.name: generation.input[field.name]
+        for field in spec.fields
+        if field.name in generation.input
+    }
 
 
 def page_context(
@@ -193,18 +244,30 @@ def page_context(
     *,
     source: Generation | None = None,
     notice: str = "",
+    touched: frozenset[str] | None = None,
 ) -> dict[str, Any]:
     live = check(request, spec, form)
+    rows = field_rows(spec, form, touched)
+    available = available_credits(request)
+    # What Generate would hold: the price, or while the options are not all
+    # chosen the least any choice costs.
+    cost = live.price.credits if live.price else spec.price_from
     return {
         "spec": spec,
         "form": form,
-        "fields": field_rows(spec, form),
+        "fields": rows,
         "price": live.price,
+        # Fields the validator refuses but the person has not reached yet.
+        "pending": [row["bound"].label for row in rows if row["pending"]],
+        "highlighted": any(row["errors"] for row in rows),
+        "form_errors": form.non_field_errors() if touched is None else [],
         "snippets": live.snippets,
         "key_variable": KEY_VARIABLE,
         "source": source,
         "notice": notice,
-        "available": available_credits(request),
+        "available": available,
+        "cost": cost,
+        "short": cost > available,
     }
 
 
@@ -255,7 +318,10 @@ def submit(request: HttpRequest, spec: ModelSpec, source: Generation | None) -> 
         else:
             if not request.htmx:
                 return redirect("generation", generation.task_id)
-            context = {"generation": generation, "available": available_credits(request)}
+            # The credits it holds leave the header's balance and may leave
+            # too few for another: both are swapped in beside the panel.
+            context = page_context(request, spec, form, source=source)
+            context["generation"] = generation
             return render(request, "pages/playground.html#submitted", context)
     if not notice:
         notice = "Please fix the highlighted fields."
@@ -270,5 +336,5 @@ def validate(request: HttpRequest, model_id: str) -> HttpResponse:
     """The form's field errors (out of band, in place), its price and its API call."""
     spec = spec_or_404(model_id)
     form = catalog.form_class(spec.id)(request.POST)
-    context = page_context(request, spec, form)
+    context = page_context(request, spec, form, touched=touched_fields(request, spec))
     return render(request, "pages/playground.html#live-check", context)

@@ -7,8 +7,10 @@ from other skips, naming the missing browser and that command, and a loud
 section above it says the same.
 """
 
+import base64
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -103,28 +105,61 @@ def csp_violations() -> list[str]:
 
 
 @pytest.fixture
-def page(browser, live_server, transactional_db, csp_violations):
+def console_errors() -> list[str]:
+    """The console errors and uncaught exceptions of the test's pages so far."""
+    return []
+
+
+# What the pages load from elsewhere (a thumbnail of an https://example.com
+# image URL) is answered here: the tests need no internet, and a lookup that
+# fails would be a console error of the test's making.
+PIXEL_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYPj/HwADAgH/"
+    "eL9GtQAAAABJRU5ErkJggg=="
+)
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def answer_from_elsewhere(route) -> None:
+    if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
+        route.continue_()
+    else:
+        route.fulfill(status=200, content_type="image/png", body=PIXEL_PNG)
+
+
+@pytest.fixture
+def page(browser, live_server, transactional_db, csp_violations, console_errors):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    context.route("**/*", answer_from_elsewhere)
 
     def report(violation: str) -> None:
         csp_violations.append(violation)
 
     def console(message) -> None:
-        # Chromium also logs each violation (inline code, eval) on the console.
+        # Chromium also logs each violation (inline code, eval) on the console:
+        # those are counted as violations, once.
         if "Content Security Policy" in message.text:
             csp_violations.append(message.text)
+        elif message.type == "error":
+            where = message.location
+            console_errors.append(f"{message.text} ({where.get('url')}:{where.get('lineNumber')})")
+
+    def uncaught(error) -> None:
+        console_errors.append(f"uncaught {error.name}: {error.message}")
 
     context.expose_function("reportCspViolation", report)
     context.add_init_script(REPORT_CSP_VIOLATIONS)
     page = context.new_page()
     page.on("console", console)
+    page.on("pageerror", uncaught)
     page.set_default_timeout(15_000)
     yield page
     context.close()
-    # Every walk-through fails on a violation: it is a page feature broken
-    # in production browsers, whatever the test itself checked.
+    # Every walk-through fails on a violation or a console error: it is a page
+    # feature broken in production browsers, whatever the test itself checked.
     assert csp_violations == [], "Content-Security-Policy violations:\n" + "\n".join(csp_violations)
+    assert console_errors == [], "Console errors:\n" + "\n".join(console_errors)
 
 
 @pytest.fixture

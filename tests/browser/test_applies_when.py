@@ -21,14 +21,20 @@ def test_the_end_frame_shows_only_in_pro_mode(page: Page, screenshot, alice, wid
     end = page.get_by_label("End frame")
     page.locator("#id_prompt").fill("The flower bud slowly opens into full bloom")
 
+    add_end = page.get_by_role("button", name="Add end frame")
+
     mode.select_option("standard-image-to-video")
     expect(start).to_be_visible()
     expect(end).to_be_hidden()
     expect(end).to_be_disabled()
+    expect(add_end).to_be_hidden()  # no end frame outside pro mode
 
     mode.select_option("pro-image-to-video")
+    expect(end).to_be_hidden()  # offered, not added
+    add_end.click()
     expect(end).to_be_visible()
     expect(end).to_be_enabled()
+    expect(add_end).to_be_disabled()  # both images of the field are in
     start.fill(START)
     end.fill(END)
     end.press("Tab")
@@ -44,11 +50,12 @@ def test_the_end_frame_shows_only_in_pro_mode(page: Page, screenshot, alice, wid
 
     # Text-to-video takes no images at all.
     mode.select_option("master-text-to-video")
-    expect(page.locator("fieldset.items")).to_be_hidden()
+    expect(page.locator(".field-image_urls")).to_be_hidden()
     expect(start).to_be_disabled()
     screenshot(page, f"applies-when-text-{width}")
 
     mode.select_option("pro-image-to-video")
+    expect(end).to_be_visible()
     expect(end).to_have_value(END)
     page.get_by_role("button", name="Generate").click()
     expect(page.locator("#result")).to_contain_text("Kling 2.1")
@@ -65,9 +72,9 @@ def test_voice_shows_only_in_pro_mode_with_sound_on(page: Page, alice):
     page.get_by_label("Mode").select_option("pro")
     expect(sound).to_be_enabled()
     expect(voice).to_be_disabled()
-    page.get_by_text("Sound", exact=True).click()
+    page.get_by_text("Audio", exact=True).click()
     expect(voice).to_be_enabled()
     page.get_by_label("Mode").select_option("std")
-    # Sound is off the form, so voice, which needs it, is too.
+    # Audio is off the form, so voice, which needs it, is too.
     expect(sound).to_be_disabled()
     expect(voice).to_be_disabled()
