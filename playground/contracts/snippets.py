@@ -7,7 +7,6 @@ from typing import Any
 
 from playground.catalog import ModelSpec
 from playground.catalog.values import Invalid, coerce, is_blank
-
 from playground.models import Generation
 
 KEY_VARIABLE = "REELGATE_API_KEY"

@@ -20,20 +20,11 @@ from playwright.sync_api import Page, expect
 from accounts.models import LedgerEntry
 from playground import lifecycle, services
 from playground.models import Generation
-from tests.browser.test_gallery import SIZES, clip, no_sideways_scroll
+from tests.browser.layout import no_sideways_scroll
+from tests.browser.test_gallery import SIZES, clip
 from tests.browser.test_walkthrough import log_in
 
 PROMPT = "A lighthouse in a storm, waves crashing over the rocks, cinematic"
-
-
-@pytest.fixture
-def console_errors(page: Page):
-    """Errors the pages logged or threw; the test fails on any."""
-    errors: list[str] = []
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield errors
-    assert errors == [], "console errors:\n" + "\n".join(errors)
 
 
 def clipboard(page: Page) -> str:

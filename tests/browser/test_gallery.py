@@ -23,6 +23,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from playground.models import Generation
+from tests.browser.layout import no_sideways_scroll
 from tests.browser.test_walkthrough import log_in
 
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
@@ -71,13 +72,6 @@ def clip(owner, prompt: str, width: int, height: int, colour) -> Generation:
     )
     row.save()
     return row
-
-
-def no_sideways_scroll(page: Page) -> None:
-    overflow = page.evaluate(
-        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
 
 
 def rows_of_cards(page: Page) -> list[list[dict]]:

@@ -14,7 +14,8 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import Invitation, Profile
 from tests.browser.conftest import REPORT_CSP_VIOLATIONS
-from tests.browser.test_gallery import clip, no_sideways_scroll
+from tests.browser.layout import no_sideways_scroll
+from tests.browser.test_gallery import clip
 from tests.browser.test_walkthrough import log_in
 
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}

@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from playground.models import Generation
+from tests.browser.layout import no_sideways_scroll
 from tests.browser.test_walkthrough import log_in, png_bytes
 
 PROMPT = "A paper boat drifting down a rainy street at night, neon reflections"
@@ -24,13 +25,6 @@ def open_model(page: Page, model: str, width: int, scheme: str = "light") -> Non
     page.emulate_media(color_scheme=scheme)
     log_in(page, "alice", "alice-password")
     page.goto(f"/models/{model}/")
-
-
-def no_sideways_scroll(page: Page) -> None:
-    overflow = page.evaluate(
-        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"the page scrolls sideways by {overflow} px"
 
 
 def top(locator: Locator) -> float:
