@@ -209,3 +209,15 @@ def test_the_playground_says_the_budget_is_spent(client, alice):
     response = client.post("/models/kling/v2-1/", {"prompt": PROMPT}, HTTP_HX_REQUEST="true")
     assert "The daily budget of member alice is spent" in response.content.decode()
     assert not Generation.objects.exists()
+
+
+def test_a_member_sees_their_budget_in_the_header_and_generate_waits_for_it(client, alice, bob):
+    budgets.set_budget(bob.profile.team, member=bob, limit="30", period="week")
+    client.force_login(bob)
+    content = client.get("/models/kling/v2-1/").content.decode()
+    assert "500.00 credits" in content and "· 30.00 left of your budget" in content
+    assert "This costs 55.00 credits; your budget leaves 30.00." in content
+    assert 'id="generate" form="model-form" class="short" disabled' in content
+    client.force_login(alice)  # no budget of her own: the wallet's credits are hers to spend
+    content = client.get("/models/kling/v2-1/").content.decode()
+    assert "left of your budget" not in content and "class=\"short\"" not in content

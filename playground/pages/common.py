@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
+from accounts import budgets
 from accounts.models import CreditAccount
 from playground import catalog
 from playground.models import Generation
@@ -41,13 +42,31 @@ def available_credits(request: HttpRequest) -> Decimal:
     return account.available()
 
 
+def my_budget(request: HttpRequest) -> budgets.Use | None:
+    """The signed-in member's own budget as it stands, or None without one."""
+    return budgets.remaining_for(team_id(request), request.user.pk)
+
+
+def spendable(request: HttpRequest) -> tuple[Decimal, budgets.Use | None]:
+    """What the member may hold for a generation now: the wallet's available
+    credits, or less when their budget leaves less; and that budget."""
+    available = available_credits(request)
+    budget = my_budget(request)
+    if budget is not None:
+        available = min(available, budget.remaining)
+    return available, budget
+
+
 def header(request: HttpRequest) -> dict[str, Any]:
-    """Context for the header of every page: the signed-in user's available
-    credits, read only when a page shows them (partials do not)."""
+    """Context for the header of every page: the team's available credits and
+    the member's budget, read only when a page shows them (partials do not)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"header_balance": partial(available_credits, request)}
+    return {
+        "header_balance": partial(available_credits, request),
+        "header_budget": partial(my_budget, request),
+    }
 
 
 def model_title(model_id: str) -> str:

@@ -30,7 +30,7 @@ from playground.catalog.values import Invalid, coerce, is_blank
 from playground.contracts.snippets import KEY_VARIABLE, all_snippets, draft_input
 from playground.contracts.wire import request_base_url
 from playground.models import Generation
-from playground.pages.common import available_credits, team_generation_or_404
+from playground.pages.common import spendable, team_generation_or_404
 
 # The request panel's tabs, in the order the shared snippets come.
 SNIPPET_LABELS = {"curl": "curl", "python": "Python (httpx)", "javascript": "JavaScript (fetch)"}
@@ -248,7 +248,7 @@ def page_context(
 ) -> dict[str, Any]:
     live = check(request, spec, form)
     rows = field_rows(spec, form, touched)
-    available = available_credits(request)
+    available, budget = spendable(request)
     # What Generate would hold: the price, or while the options are not all
     # chosen the least any choice costs.
     cost = live.price.credits if live.price else spec.price_from
@@ -266,6 +266,9 @@ def page_context(
         "source": source,
         "notice": notice,
         "available": available,
+        # The member's budget leaves less than the team's wallet holds.
+        "budget_short": budget is not None and budget.remaining == available,
+        "can_grant": request.user.profile.is_owner(),
         "cost": cost,
         "short": cost > available,
     }
