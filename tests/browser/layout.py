@@ -3,7 +3,8 @@
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-# The first few elements whose right edge passes the viewport's: what to fix.
+# The first few elements whose right edge passes the viewport's, leaving out
+# those inside a box that scrolls on its own (a wide table, a code block): what to fix.
 WIDER_THAN_THE_PAGE = """() => {
   const width = document.documentElement.clientWidth;
   const name = (element) => element.tagName.toLowerCase() + (element.id ? "#" + element.id : "") +
@@ -11,6 +12,7 @@ WIDER_THAN_THE_PAGE = """() => {
       ? "." + element.className.trim().split(/\\s+/).join(".") : "");
   return Array.from(document.querySelectorAll("body *"))
     .filter((element) => element.getBoundingClientRect().right > width + 0.5)
+    .filter((element) => !element.parentElement.closest(".table-scroll, pre"))
     .slice(0, 8)
     .map(name);
 }"""
