@@ -409,22 +409,5 @@
     document.querySelectorAll("[data-shortcut-hint]").forEach((hint) => (hint.textContent = "⌘ + Enter"));
   }
 
-  // -- Copy buttons: the text of the element named by data-copy ---------------------------
-  document.addEventListener("click", async function (event) {
-    const button = event.target.closest("[data-copy]");
-    if (!button) return;
-    const source = document.getElementById(button.dataset.copy);
-    if (!source) return;
-    try {
-      await navigator.clipboard.writeText(source.textContent);
-    } catch (error) {
-      // No clipboard API (plain http off localhost): select the text instead.
-      window.getSelection().selectAllChildren(source);
-      document.execCommand("copy");
-    }
-    button.textContent = "Copied";
-    setTimeout(() => (button.textContent = "Copy"), 1500);
-  });
-
   document.querySelectorAll("form").forEach(applyConditions);
 })();

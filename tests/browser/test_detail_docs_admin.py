@@ -56,6 +56,11 @@ def test_a_generations_page_as_a_member_uses_it(
         contract="playground",
     )
     assert lifecycle.claim(running.pk, "render-host-7:4242") is not None
+    # Held by that worker for the whole test: a sweeper of the session's workers
+    # would otherwise take its lease, once expired, for a dead worker's and run it.
+    Generation.objects.filter(pk=running.pk).update(
+        lease_expires_at=timezone.now() + timedelta(hours=1)
+    )
     log_in(page, "alice", "alice-password")
     page.goto(f"/generations/{running.task_id}/")
     panel = page.locator("article.generation")
