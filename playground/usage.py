@@ -1,12 +1,16 @@
 """The usage rollup: what each member's finished generations came to, day by day.
 
-UsageDay and UsageFailure (playground/models.py) hold sums per (team, day,
-member, model, ...), so the usage page and the gallery's totals read a few
-thousand rows where the generations are millions. record() adds each
-generation as it finishes, called by lifecycle.succeed and lifecycle.fail
-in the transaction that captures or releases its hold: the rollup commits
-with the money or not at all, and a generation settles once, so it is
-counted once.
+UsageDay holds sums per (team, day, member, model, API key, provider),
+UsageMemberDay and UsageModelDay the same sums per (team, day, member) and
+(team, day, model), UsageFailure the failure codes (playground/models.py):
+the usage page and the gallery's totals read these where the generations
+are millions, each query the smallest that holds what it groups by. record()
+adds each generation to all of them as it finishes, called by
+lifecycle.succeed and lifecycle.fail in the transaction that captures or
+releases its hold: the rollup commits with the money or not at all, and a
+generation settles once, so it is counted once. Their rows all lock after
+the team's wallet row, which every settle of the team updates first, so two
+settles never wait on each other's rollup rows in opposite orders.
 
 The upsert adds to a row: an UPDATE of its counters (F() + n) and, when no
 row matched, an INSERT inside a savepoint. Should another settle insert the
@@ -37,7 +41,7 @@ from django.db.models.functions import TruncMonth, TruncWeek
 
 from accounts.ledger import cents
 from accounts.models import ZERO
-from playground.models import Generation, UsageDay, UsageFailure
+from playground.models import Generation, UsageDay, UsageFailure, UsageMemberDay, UsageModelDay
 
 MILLISECOND = timedelta(milliseconds=1)
 BATCH = 5000
@@ -71,23 +75,35 @@ def record(generation: Generation, charged: Decimal = ZERO) -> None:
     API key and provider through the generation: lifecycle joins them in
     the query that reads it back, so this costs no query of its own.
     """
-    key = {
-        "team_id": generation.team_id,
-        "day": day_of(generation.team.time_zone, generation.completed_at),
-        "member_id": generation.owner_id,
-        "model_id": generation.model_id,
-    }
-    _add(
-        UsageDay,
-        {
-            **key,
-            "api_key_prefix": generation.api_key.prefix if generation.api_key_id else "",
-            "provider_name": generation.provider.name if generation.provider_id else "",
-        },
-        counts(generation.state, generation.created_at, generation.completed_at, charged),
-    )
+    team, day = generation.team_id, day_of(generation.team.time_zone, generation.completed_at)
+    member, model = generation.owner_id, generation.model_id
+    adds = counts(generation.state, generation.created_at, generation.completed_at, charged)
+    for rollup, key in (
+        (
+            UsageDay,
+            {
+                "api_key_prefix": generation.api_key.prefix if generation.api_key_id else "",
+                "provider_name": generation.provider.name if generation.provider_id else "",
+                "member_id": member,
+                "model_id": model,
+            },
+        ),
+        (UsageMemberDay, {"member_id": member}),
+        (UsageModelDay, {"model_id": model}),
+    ):
+        _add(rollup, {"team_id": team, "day": day, **key}, adds)
     if generation.state == Generation.FAIL:
-        _add(UsageFailure, {**key, "fail_code": generation.fail_code}, {"count": 1})
+        _add(
+            UsageFailure,
+            {
+                "team_id": team,
+                "day": day,
+                "member_id": member,
+                "model_id": model,
+                "fail_code": generation.fail_code,
+            },
+            {"count": 1},
+        )
 
 
 def _add(model: type[Model], key: dict, adds: dict) -> None:
@@ -106,25 +122,30 @@ def _add(model: type[Model], key: dict, adds: dict) -> None:
 
 
 def rebuild(apps=installed_apps, team_ids: Iterable[int] | None = None) -> None:
-    """Count the rollup again from the finished generations (of `team_ids`, or all).
+    """Count the rollups again from the finished generations (of `team_ids`, or all).
 
-    Its rows are deleted and written anew, so run it while nothing settles
-    the same teams' generations: the migration that made the rollup
+    Their rows are deleted and written anew, so run it while nothing settles
+    the same teams' generations: the migration that made the rollups
     (0016_usage_rollup_fill, which passes its historical `apps` and reads
     only what exists at that migration), and benchmarks and tests that load
     generations straight into the table.
     """
     team_model = apps.get_model("accounts", "Team")
     generation_model = apps.get_model("playground", "Generation")
-    day_model = apps.get_model("playground", "UsageDay")
-    failure_model = apps.get_model("playground", "UsageFailure")
+    rollups = {
+        name: apps.get_model("playground", name)
+        for name in ("UsageDay", "UsageMemberDay", "UsageModelDay", "UsageFailure")
+    }
     teams = team_model.objects.order_by("pk")
     if team_ids is not None:
         teams = teams.filter(pk__in=list(team_ids))
     for team_id, time_zone in teams.values_list("pk", "time_zone"):
-        day_model.objects.filter(team_id=team_id).delete()
-        failure_model.objects.filter(team_id=team_id).delete()
-        days: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
+        for rollup in rollups.values():
+            rollup.objects.filter(team_id=team_id).delete()
+        sums: dict[str, dict[tuple, dict]] = {
+            name: defaultdict(lambda: defaultdict(int))
+            for name in ("UsageDay", "UsageMemberDay", "UsageModelDay")
+        }
         failures: dict[tuple, int] = defaultdict(int)
         finished = generation_model.objects.filter(
             team_id=team_id, state__in=[Generation.SUCCESS, Generation.FAIL]
@@ -152,28 +173,33 @@ def rebuild(apps=installed_apps, team_ids: Iterable[int] | None = None) -> None:
         ) in finished.order_by().iterator(chunk_size=BATCH):
             # A row loaded without its finishing time counts when it was made.
             completed = completed or created
-            key = (day_of(time_zone, completed), member, model)
+            day = day_of(time_zone, completed)
             added = counts(state, created, completed, charged)
-            row = days[(*key, prefix or "", provider or "")]
-            for name, value in added.items():
-                row[name] += value
+            for name, key in (
+                ("UsageDay", (day, member, model, prefix or "", provider or "")),
+                ("UsageMemberDay", (day, member)),
+                ("UsageModelDay", (day, model)),
+            ):
+                row = sums[name][key]
+                for column, value in added.items():
+                    row[column] += value
             if state == Generation.FAIL:
-                failures[(*key, code)] += 1
-        day_model.objects.bulk_create(
-            (
-                day_model(
-                    team_id=team_id,
-                    day=day,
-                    member_id=member,
-                    model_id=model,
-                    api_key_prefix=prefix,
-                    provider_name=provider,
-                    **sums,
-                )
-                for (day, member, model, prefix, provider), sums in days.items()
-            ),
-            batch_size=BATCH,
-        )
+                failures[(day, member, model, code)] += 1
+        columns = {
+            "UsageDay": ("day", "member_id", "model_id", "api_key_prefix", "provider_name"),
+            "UsageMemberDay": ("day", "member_id"),
+            "UsageModelDay": ("day", "model_id"),
+        }
+        for name, rows in sums.items():
+            rollup = rollups[name]
+            rollup.objects.bulk_create(
+                (
+                    rollup(team_id=team_id, **dict(zip(columns[name], key, strict=True)), **row)
+                    for key, row in rows.items()
+                ),
+                batch_size=BATCH,
+            )
+        failure_model = rollups["UsageFailure"]
         failure_model.objects.bulk_create(
             (
                 failure_model(
@@ -219,18 +245,27 @@ class Scope:
     until: date
     member_id: int | None = None
 
-    def rows(self, model: type[UsageDay] | type[UsageFailure]) -> QuerySet:
-        # The unique constraint's index leads with (team, day): a range scan.
-        rows = model.objects.filter(team_id=self.team_id, day__gte=self.since, day__lte=self.until)
+    def rows(self, by: str = "") -> QuerySet:
+        """The rollup rows in scope: the smallest rollup that holds `by` (a
+        column of GROUPS), the team's sums per member or per model when they do."""
+        rollup = {"member__username": UsageMemberDay, "model_id": UsageModelDay}.get(by)
+        if rollup is None or self.member_id is not None:
+            rollup = UsageDay
+        return self.of(rollup)
+
+    def of(self, rollup: type[Model]) -> QuerySet:
+        # Served by each rollup's (team, day, ...) key, or UsageDay's (member, day) index.
+        rows = rollup.objects.filter(team_id=self.team_id, day__gte=self.since, day__lte=self.until)
         return rows.filter(member_id=self.member_id) if self.member_id is not None else rows
 
 
 def over_time(scope: Scope, period: str, group: str) -> list[dict]:
     """The sums per period and group, as {"period", <GROUPS[group]>, *TOTALS}."""
+    column = GROUPS[group]
     return list(
-        scope.rows(UsageDay)
+        scope.rows(column)
         .annotate(period=PERIODS[period])
-        .values("period", GROUPS[group])
+        .values("period", column)
         .annotate(**TOTALS)
         .order_by("period")
     )
@@ -240,14 +275,14 @@ def by_model(scope: Scope) -> list[dict]:
     """The sums per model, with the counts of each time range as "in_<column>"."""
     ranges = {f"in_{name}": Sum(name) for name in UsageDay.duration_fields()}
     return list(
-        scope.rows(UsageDay).values("model_id").annotate(**TOTALS, **ranges).order_by("model_id")
+        scope.rows("model_id").values("model_id").annotate(**TOTALS, **ranges).order_by("model_id")
     )
 
 
 def failures_by_model(scope: Scope) -> dict[str, list[tuple[str, int]]]:
     """Each model's failure codes with their counts, the commonest first."""
     rows = (
-        scope.rows(UsageFailure)
+        scope.of(UsageFailure)
         .values("model_id", "fail_code")
         .annotate(failures=Sum("count"))
         .order_by("model_id", "-failures", "fail_code")
@@ -258,7 +293,7 @@ def failures_by_model(scope: Scope) -> dict[str, list[tuple[str, int]]]:
     return dict(codes)
 
 
-def totals_by_member(rows: QuerySet[UsageDay]) -> list[dict]:
+def totals_by_member(rows: QuerySet) -> list[dict]:
     """Successes, failures and credits charged per member of `rows`, the biggest spender first."""
     return list(
         rows.values("member_id", "member__username")

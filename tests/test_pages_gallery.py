@@ -108,7 +108,7 @@ def test_its_queries_stay_constant_as_the_team_grows(
     # usage rollup: nothing adds up the generations themselves.
     assert not any("OFFSET" in sql.upper() for sql in at_60)
     grouped = [sql for sql in at_60 if "GROUP BY" in sql.upper()]
-    assert len(grouped) == 1 and "playground_usageday" in grouped[0]
+    assert len(grouped) == 1 and "playground_usagememberday" in grouped[0]
     assert not any(
         "COUNT(" in sql.upper() or "SUM(" in sql.upper() for sql in at_60 if sql not in grouped
     )

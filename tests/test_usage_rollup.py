@@ -28,7 +28,14 @@ from hypothesis import strategies as st
 from accounts import apikeys, ledger
 from accounts.models import LedgerEntry, Team
 from playground import lifecycle, services, usage
-from playground.models import Generation, Provider, UsageDay, UsageFailure
+from playground.models import (
+    Generation,
+    Provider,
+    UsageDay,
+    UsageFailure,
+    UsageMemberDay,
+    UsageModelDay,
+)
 
 REQUESTS = {
     "kling/v2-1": {"prompt": "A paper boat on a rainy street", "resolution": "480p"},
@@ -138,10 +145,25 @@ def rollup_failures() -> Counter:
     )
 
 
+def summed(rollup, keys: tuple[str, ...]) -> dict[tuple, tuple]:
+    """A rollup's sums per `keys`: every column it keeps."""
+    columns = ("succeeded", "failed", "charged_credits", "success_ms", *UsageDay.duration_fields())
+    rows = rollup.objects.values(*keys).annotate(**{f"sum_{c}": Sum(c) for c in columns})
+    return {
+        tuple(row[key] for key in keys): tuple(row[f"sum_{c}"] for c in columns)
+        for row in rows.order_by()
+    }
+
+
 def assert_rollup_matches_generations(*, charged_in_ledger: bool = True) -> None:
     assert rollup_days() == expected_days()
     assert rollup_times() == expected_times()
     assert rollup_failures() == expected_failures()
+    # The two summaries hold UsageDay's sums with fewer keys.
+    by_member = ("team_id", "day", "member_id")
+    assert summed(UsageMemberDay, by_member) == summed(UsageDay, by_member)
+    by_model = ("team_id", "day", "model_id")
+    assert summed(UsageModelDay, by_model) == summed(UsageDay, by_model)
     if not charged_in_ledger:
         return
     # And the money: what the rollup says each member was charged is what
@@ -282,8 +304,9 @@ def test_two_settles_of_the_same_key_at_once_both_count(alice):
         lambda: lifecycle.fail(fourth, "TIMEOUT", "slow", worker="w3"),
     ) == [True, True]
 
-    (row,) = UsageDay.objects.all()
-    assert (row.succeeded, row.failed, row.charged_credits) == (2, 2, Decimal("110.00"))
+    for rollup in (UsageDay, UsageMemberDay, UsageModelDay):
+        (row,) = rollup.objects.all()
+        assert (row.succeeded, row.failed, row.charged_credits) == (2, 2, Decimal("110.00"))
     assert UsageFailure.objects.get().count == 2
     assert_rollup_matches_generations()
 
@@ -313,8 +336,9 @@ def test_an_insert_that_loses_the_race_for_a_new_key_adds_to_the_winners_row(ali
             usage.record(second, Decimal("55.00"))
 
     at_once(settle_first, settle_second)
-    (row,) = UsageDay.objects.all()
-    assert (row.succeeded, row.charged_credits) == (2, Decimal("110.00"))
+    for rollup in (UsageDay, UsageMemberDay, UsageModelDay):
+        (row,) = rollup.objects.all()
+        assert (row.succeeded, row.charged_credits) == (2, Decimal("110.00"))
 
 
 # -- the migration ---------------------------------------------------------------

@@ -7,7 +7,7 @@ It stays fast at 100,000 generations: pages are keyset ranges over
 model / owner ones when filtered), a constant number of queries per page,
 no OFFSET and no COUNT over the team. The per-member totals read the usage
 rollup (playground/usage.py), not the generations: one grouped query over a
-row per member, model and day, whatever the number of generations.
+row per member and day, whatever the number of generations.
 
 Deleted generations (here or through OpenAI's DELETE /v1/videos/{id}) leave
 the cards, not the totals: the rollup counted them when they finished.
@@ -41,7 +41,7 @@ from django.views.decorators.http import require_POST
 from accounts import ledger
 from playground import catalog, services, usage, zipstream
 from playground.keyset import paginate
-from playground.models import Favourite, Generation, UsageDay
+from playground.models import Favourite, Generation, UsageDay, UsageMemberDay
 from playground.pages.common import team_generation_or_404, team_generations, team_id
 
 PAGE_SIZE = 24
@@ -119,9 +119,11 @@ def member_totals(team: int, filters: GalleryFilters) -> list[dict]:
     state = data.get("state")
     if state in Generation.UNFINISHED:
         return []
-    rows = UsageDay.objects.filter(team_id=team)
+    # A row per member and day; per model too only when one model is asked for.
     if data.get("model"):
-        rows = rows.filter(model_id=data["model"])
+        rows = UsageDay.objects.filter(team_id=team, model_id=data["model"])
+    else:
+        rows = UsageMemberDay.objects.filter(team_id=team)
     if data.get("author"):
         rows = rows.filter(member_id=int(data["author"]))
     if data.get("date_from"):
