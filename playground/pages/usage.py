@@ -64,8 +64,8 @@ class UsageFilters(forms.Form):
         label="Whose", choices=[(TEAM, "The whole team"), (MINE, "Mine only")], required=False
     )
 
-    def __init__(self, data, *, team_view: bool):
-        super().__init__(data)
+    def __init__(self, data, *, team_view: bool, initial: dict | None = None):
+        super().__init__(data, initial=initial)
         if not team_view:
             del self.fields["whose"]
 
@@ -90,30 +90,42 @@ class Selection:
     team_view: bool
 
 
-def selection(request: HttpRequest) -> tuple[UsageFilters, Selection]:
+def selection(request: HttpRequest) -> tuple[UsageFilters, list[str], Selection]:
+    """What the page shows: the filters' form (filled in with what is shown), the
+    errors of what was asked, and the selection, each bad filter left at its default."""
     profile = Profile.objects.select_related("team").get(user=request.user)
     team_view = can_see_team_usage(profile)
-    filters = UsageFilters(request.GET or None, team_view=team_view)
-    data = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
+    asked = UsageFilters(request.GET or None, team_view=team_view)
+    data, errors = {}, []
+    if asked.is_bound and not asked.is_valid():
+        errors = [str(error) for field in asked.errors.values() for error in field]
+    if asked.is_bound:
+        data = asked.cleaned_data
     today = timezone.now().astimezone(profile.team.zone).date()
     until = data.get("date_to") or today
     since = data.get("date_from") or until - timedelta(days=DEFAULT_DAYS - 1)
-    if since > until or (until - since).days >= MAX_DAYS:
-        since = until - timedelta(days=DEFAULT_DAYS - 1)
+    if asked.non_field_errors():  # the range itself: the default one instead
+        until, since = today, today - timedelta(days=DEFAULT_DAYS - 1)
     whole_team = team_view and data.get("whose", TEAM) != MINE
-    scope = usage.Scope(
-        team_id=profile.team_id,
-        since=since,
-        until=until,
-        member_id=None if whole_team else request.user.pk,
-    )
     chosen = Selection(
-        scope=scope,
+        scope=usage.Scope(
+            team_id=profile.team_id,
+            since=since,
+            until=until,
+            member_id=None if whole_team else request.user.pk,
+        ),
         period=data.get("period") or "day",
         group=data.get("group") or ("member" if whole_team else "model"),
         team_view=whole_team,
     )
-    return filters, chosen
+    shown = {
+        "date_from": since,
+        "date_to": until,
+        "period": chosen.period,
+        "group": chosen.group,
+        "whose": TEAM if whole_team else MINE,
+    }
+    return UsageFilters(None, team_view=team_view, initial=shown), errors, chosen
 
 
 # -- the numbers ---------------------------------------------------------------
@@ -314,10 +326,13 @@ def report(chosen: Selection) -> dict:
 
 @login_required
 def usage_page(request: HttpRequest) -> HttpResponse:
-    filters, chosen = selection(request)
-    context = {"filters": filters, "query": request.GET.urlencode(), **report(chosen)}
-    if request.htmx and request.htmx.target == "usage-results":
-        return render(request, "pages/usage.html#usage-results", context)
+    filters, errors, chosen = selection(request)
+    context = {
+        "filters": filters,
+        "errors": errors,
+        "query": request.GET.urlencode(),
+        **report(chosen),
+    }
     return render(request, "pages/usage.html", context)
 
 
@@ -332,7 +347,7 @@ CSV_COLUMNS = {
 @login_required
 def export_csv(request: HttpRequest) -> HttpResponse:
     """The page's numbers per period and group, with the page's filters."""
-    _, chosen = selection(request)
+    _, _, chosen = selection(request)
     lines, _ = group_lines(chosen)
     scope = chosen.scope
     response = HttpResponse(content_type="text/csv; charset=utf-8")

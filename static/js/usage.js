@@ -1,8 +1,8 @@
 // The usage page: draws its two charts with uPlot (vendored: uPlot.iife.min.js)
 // from the numbers the page carries as JSON (#usage-data). The tables below
 // the charts hold the same numbers, so the page says everything without this.
-// Drawn again when the filters swap the results in, when the window's width
-// changes and when the system switches between light and dark.
+// Drawn again when the window's width changes and when the system switches
+// between light and dark. A filter that changes submits the filters' form.
 (function () {
   "use strict";
   const PALETTE = ["#4b5cf0", "#e8590c", "#2b9a4b", "#d6336c", "#1098ad", "#f59f00", "#868e96"];
@@ -76,6 +76,9 @@
     });
   });
   window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", draw);
-  document.addEventListener("htmx:afterSettle", draw);
   document.addEventListener("DOMContentLoaded", draw);
+  document.addEventListener("change", (event) => {
+    const form = event.target.closest("form[data-apply-on-change]");
+    if (form) form.requestSubmit();
+  });
 })();
