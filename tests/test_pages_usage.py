@@ -107,18 +107,30 @@ def test_it_shows_the_teams_spend_by_member_for_the_last_30_days(signed_in, alic
     assert 'href="/usage/"' in content and 'aria-current="page">Usage' in content
 
 
-def test_mine_only_shows_a_member_nothing_but_their_own(client, alice, bob):
+def test_a_member_sees_nothing_but_their_own(client, alice, bob):
     finished(alice, charged="40.00")
     finished(bob, charged="10.50", model="kling-v2-6")
     client.force_login(bob)
 
-    content = client.get("/usage/?whose=mine").content.decode()
-
+    for query in ("", "?whose=team", "?group=member"):
+        content = client.get(f"/usage/{query}").content.decode()
+        assert '<dd id="total-charged">10.50</dd>' in content
+        assert "alice" not in content
+    content = client.get("/usage/").content.decode()
     assert list(table_rows(content, "by-group")) == ["Kling V2.6"]  # his model, not alice's
-    assert '<dd id="total-charged">10.50</dd>' in content
-    assert "alice" not in content
-    rows = csv_rows(client.get("/usage/export.csv?whose=mine&group=member"))
+    assert 'name="whose"' not in content and "your own generations" in content
+    rows = csv_rows(client.get("/usage/export.csv?whose=team&group=member"))
     assert [row[1] for row in rows[1:]] == ["bob"]
+
+
+def test_an_owner_sees_the_team_or_their_own(client, alice, bob):
+    finished(alice, charged="40.00")
+    finished(bob, charged="10.50")
+    client.force_login(alice)
+    assert '<dd id="total-charged">50.50</dd>' in client.get("/usage/").content.decode()
+    content = client.get("/usage/?whose=mine").content.decode()
+    assert '<dd id="total-charged">40.00</dd>' in content
+    assert "bob" not in table_rows(content, "by-group")
 
 
 def test_an_outsider_sees_none_of_another_teams_usage(client, alice, carol):

@@ -43,12 +43,9 @@ TEAM, MINE = "team", "mine"
 
 
 def can_see_team_usage(profile: Profile) -> bool:
-    """Whether the member may see the whole team's usage, not only their own.
-
-    Every member may, until teams have roles: then only owners and admins
-    (`return profile.can_manage()`).
-    """
-    return True
+    """Whether the member may see the whole team's usage, not only their own:
+    its owners and admins."""
+    return profile.can_manage()
 
 
 class UsageFilters(forms.Form):
