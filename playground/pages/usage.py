@@ -2,10 +2,11 @@
 or API key, with each model's success rate, failure codes and times; and the
 same numbers as CSV.
 
-Everything is read from the usage rollup (playground/usage.py), a row per
-member, model, key, provider and day, so a page costs the same few grouped
-queries whatever the number of generations. Days are the team's: a
-generation counts on the day it finished in the team's time zone.
+Everything is read from the usage rollups (playground/usage.py): rows per
+member, model, key, provider and day, and the team's sums per member and
+day and per model and day. A page costs the same few grouped queries
+whatever the number of generations. Days are the team's: a generation
+counts on the day it finished in the team's time zone.
 """
 
 from __future__ import annotations
