@@ -16,22 +16,24 @@
     return { fg: read("--fg"), line: read("--line"), ok: read("--ok"), bad: read("--bad") };
   }
 
-  function axes(colour, yFormat) {
+  // Steps between the ticks of a count: whole numbers only (uPlot would pick 0.2 for a few).
+  const COUNT_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6];
+
+  function axes(colour, yFormat, ySteps) {
     const grid = { stroke: colour.line, width: 1 };
-    return [
-      { stroke: colour.fg, grid: grid, ticks: grid },
-      { stroke: colour.fg, grid: grid, ticks: grid, size: 64, values: (u, ticks) => ticks.map(yFormat) },
-    ];
+    const y = { stroke: colour.fg, grid: grid, ticks: grid, size: 64, values: (u, ticks) => ticks.map(yFormat) };
+    if (ySteps) y.incrs = ySteps;
+    return [{ stroke: colour.fg, grid: grid, ticks: grid }, y];
   }
 
-  function options(box, colour, series, yFormat) {
+  function options(box, colour, series, yFormat, ySteps) {
     return {
       width: box.clientWidth,
       height: HEIGHT,
       // x is each period's first day at 00:00 UTC: read in UTC it is the team's calendar day.
       tzDate: (seconds) => uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC"),
       scales: { x: { time: true } },
-      axes: axes(colour, yFormat),
+      axes: axes(colour, yFormat, ySteps),
       series: [{ label: "Period" }].concat(series),
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
@@ -61,7 +63,8 @@
     const made = document.querySelector('[data-chart="generations"]');
     if (made) {
       const series = [line("Succeeded", colour.ok, whole), line("Failed", colour.bad, whole)];
-      charts.push(new uPlot(options(made, colour, series, whole), [data.x, data.succeeded, data.failed], made));
+      const drawn = options(made, colour, series, whole, COUNT_STEPS);
+      charts.push(new uPlot(drawn, [data.x, data.succeeded, data.failed], made));
     }
     drawnWidth = window.innerWidth;
   }

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from playground.models import Generation
 from tests.browser.layout import no_sideways_scroll
@@ -22,22 +23,32 @@ from tests.test_pages_usage import finished
 FIRST_LINE = (0x4B, 0x5C, 0xF0)
 
 
-def line_pixels(page: Page, chart: str, colour: tuple[int, int, int]) -> int:
-    """How many pixels of the chart's canvas are close to `colour`."""
-    return page.evaluate(
-        """([chart, colour]) => {
-          const canvas = document.querySelector(`[data-chart="${chart}"] canvas`);
-          const context = canvas.getContext("2d");
-          const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
-          const close = (i, c) => Math.abs(pixels[i + c] - colour[c]) < 40;
-          let near = 0;
-          for (let i = 0; i < pixels.length; i += 4) {
-            if (pixels[i + 3] > 200 && close(i, 0) && close(i, 1) && close(i, 2)) near++;
-          }
-          return near;
-        }""",
-        [chart, list(colour)],
-    )
+COUNT_PIXELS = """([chart, colour]) => {
+  const canvas = document.querySelector(`[data-chart="${chart}"] canvas`);
+  if (!canvas) return 0;
+  const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  const close = (i, c) => Math.abs(pixels[i + c] - colour[c]) < 40;
+  let near = 0;
+  for (let i = 0; i < pixels.length; i += 4) {
+    if (pixels[i + 3] > 200 && close(i, 0) && close(i, 1) && close(i, 2)) near++;
+  }
+  return near;
+}"""
+
+
+def assert_drawn(page: Page, chart: str, colour: tuple[int, int, int], at_least: int) -> None:
+    """The chart's canvas shows `colour` (a series' line) in at least that many
+    pixels, once drawn: a redraw (a new colour scheme) may come a frame later."""
+    arguments = [chart, list(colour)]
+    try:
+        page.wait_for_function(
+            f"(arguments) => ({COUNT_PIXELS})(arguments) >= {at_least}",
+            arg=arguments,
+            timeout=5_000,
+        )
+    except PlaywrightTimeout:
+        found = page.evaluate(COUNT_PIXELS, arguments)
+        raise AssertionError(f"{chart}: {found} pixels of {colour}, not {at_least}") from None
 
 
 def css_colour(page: Page, name: str) -> tuple[int, int, int]:
@@ -64,9 +75,9 @@ def test_the_usage_page_draws_its_charts(page: Page, screenshot, tmp_path, size,
     expect(page.get_by_role("heading", name="Usage", exact=True)).to_be_visible()
     canvases = page.locator(".chart-box canvas")
     expect(canvases).to_have_count(2)
-    assert line_pixels(page, "charged", FIRST_LINE) > 50
-    assert line_pixels(page, "generations", css_colour(page, "--ok")) > 50
-    assert line_pixels(page, "generations", css_colour(page, "--bad")) > 10
+    assert_drawn(page, "charged", FIRST_LINE, 50)
+    assert_drawn(page, "generations", css_colour(page, "--ok"), 50)
+    assert_drawn(page, "generations", css_colour(page, "--bad"), 10)
     expect(page.locator("table.by-group tr[data-group='alice'] .charged")).to_have_text("186.00")
     expect(page.locator("table.by-model")).to_contain_text("TIMEOUT × 2")
     no_sideways_scroll(page)
@@ -77,7 +88,7 @@ def test_the_usage_page_draws_its_charts(page: Page, screenshot, tmp_path, size,
     expect(page).to_have_url(re.compile(r"period=week"))
     expect(page.locator("table.timeline")).to_contain_text("starting")
     expect(canvases).to_have_count(2)
-    assert line_pixels(page, "charged", FIRST_LINE) > 50
+    assert_drawn(page, "charged", FIRST_LINE, 50)
     no_sideways_scroll(page)
 
     with page.expect_download() as caught:
@@ -95,6 +106,6 @@ def test_the_usage_page_draws_its_charts(page: Page, screenshot, tmp_path, size,
         " === 'rgb(30, 32, 38)'"
     )
     expect(canvases).to_have_count(2)
-    assert line_pixels(page, "generations", css_colour(page, "--ok")) > 50
+    assert_drawn(page, "generations", css_colour(page, "--ok"), 50)
     no_sideways_scroll(page)
     screenshot(page, f"usage-{size}-dark")
