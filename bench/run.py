@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py --quick         # small counts, prints only
     .venv/bin/python bench/run.py --only http,pipeline
     .venv/bin/python bench/run.py --only inflight --quick
+    .venv/bin/python bench/run.py --only usage --quick
 
 It creates a database and a Redis key prefix of its own (BENCH_DATABASE_URL,
 BENCH_REDIS_URL; 127.0.0.1 by default), runs `manage.py serve` on them, and
@@ -29,10 +30,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench.stack import BenchStack  # noqa: E402
 
-PARTS = ("pipeline", "inflight", "http", "gallery", "render")
+PARTS = ("pipeline", "inflight", "http", "gallery", "usage", "render")
 FULL = {
     "generations": 2000,
     "gallery_rows": 100_000,
+    "usage_rows": 1_000_000,
     "seconds": 15,
     "warmup": 3,
     "runs": 15,
@@ -48,6 +50,7 @@ FULL = {
 QUICK = {
     "generations": 200,
     "gallery_rows": 5_000,
+    "usage_rows": 20_000,
     "seconds": 4,
     "warmup": 1,
     "runs": 3,
@@ -490,10 +493,47 @@ def bench_gallery(table, counts) -> str:
     return plan
 
 
+def bench_usage(table, counts) -> None:
+    from bench import usage
+
+    count = counts["usage_rows"]
+    print(f"usage: {count:,} generations in one team of {usage.MEMBERS}", flush=True)
+    team, members, seconds = usage.populate(count)
+    rows = ", ".join(f"{name} {count:,}" for name, count in usage.rollup_rows(team).items())
+    print(
+        f"  generations written in {seconds['generations']:.1f} s, the rollups counted in "
+        f"{seconds['rollup']:.1f} s (rows: {rows})",
+        flush=True,
+    )
+    pages = usage.measure(team, members, runs=counts["runs"])
+    for page in pages:
+        table.add(
+            f"usage at {count:,}: {page.name}",
+            f"{page.p50_ms:.1f} ms median, {page.max_ms:.1f} ms max, {page.queries} queries, "
+            f"slowest {page.slowest_ms:.1f} ms ({describe_query(page.slowest_sql)})"
+            + ("" if page.status == 200 else f" (HTTP {page.status})"),
+            "< 100 ms median",
+            page.p50_ms < 100 and page.status == 200,
+        )
+    table.add(
+        "usage: queries for the big team vs a team of 1 generation",
+        f"{pages[0].queries} vs {pages[-1].queries}",
+        "equal",
+        pages[0].queries == pages[-1].queries,
+    )
+    table.add(
+        f"usage at {count:,}: rollup rows",
+        f"{rows}; written in {seconds['generations']:.0f} s (generations) + "
+        f"{seconds['rollup']:.0f} s (rollups)",
+    )
+
+
 def describe_query(sql: str) -> str:
     """A few words for a gallery query: which table, and how it reads it."""
     words = []
-    if "GROUP BY" in sql:
+    if "playground_usage" in sql:
+        words.append("the usage rollup")
+    elif "GROUP BY" in sql:
         words.append("per-member totals")
     elif "playground_generation" in sql.split(" FROM ", 1)[-1][:40]:
         words.append("the page of generations")
@@ -634,6 +674,8 @@ def main() -> int:
             bench_cost(table, key, task_ids, counts)
         if "gallery" in parts:
             plan = bench_gallery(table, counts)
+        if "usage" in parts:
+            bench_usage(table, counts)
         if "render" in parts:
             bench_render(table)
     finally:

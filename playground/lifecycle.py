@@ -10,7 +10,8 @@ the transaction that queues its run task (sent when it commits).
 Each transition is a conditional UPDATE on the expected current state (and,
 for a worker, on its lease) whose row count says whether this caller won; the
 loser returns quietly. Money moves in the same transaction as the state, so a
-generation is never successful without its charge, nor failed with a charge.
+generation is never successful without its charge, nor failed with a charge;
+the usage rollup (playground/usage.py) counts it in that transaction too.
 Each transition writes a GenerationEvent row.
 """
 
@@ -30,7 +31,7 @@ from django.db.models.functions import Coalesce, Least, RowNumber
 from django.utils import timezone
 
 from accounts import ledger
-from playground import notify
+from playground import notify, usage
 from playground.models import Generation, GenerationEvent, Provider
 from playground.ops import logs, metrics
 
@@ -437,6 +438,7 @@ def succeed(generation_id: int, worker: str, **result) -> bool:
         entry = ledger.capture(generation.hold_reference, note=f"generation {generation.task_id}")
         charged = -entry.amount if entry is not None else ledger.ZERO
         Generation.objects.filter(pk=generation_id).update(charged_credits=charged)
+        usage.record(generation, charged)
         _event(
             generation_id, Generation.GENERATING, Generation.SUCCESS, f"charged {charged}", worker
         )
@@ -479,6 +481,7 @@ def fail(
             return False
         generation = _settled(generation_id)
         entry = ledger.release(generation.hold_reference, note=f"{code}: nothing charged")
+        usage.record(generation)
         _event(generation_id, before, Generation.FAIL, f"{code}: {message}", worker or "")
         _after_finish(generation_id)
         released = -entry.held_change if entry is not None else ledger.ZERO
@@ -489,11 +492,24 @@ def fail(
 
 
 def _settled(generation_id: int) -> Generation:
-    """What a finishing transition reads back: for its ledger note and its counts."""
-    # The provider's name in the same query: a join, not a second round trip.
+    """What a finishing transition reads back: for its ledger note, its counts
+    and its usage row (usage.record)."""
+    # The provider's name, the key's prefix and the team's time zone in the
+    # same query: joins, not more round trips.
     return (
-        Generation.objects.select_related("provider")
-        .only("task_id", "model_id", "created_at", "provider__name")
+        Generation.objects.select_related("provider", "api_key", "team")
+        .only(
+            "task_id",
+            "model_id",
+            "owner",
+            "state",
+            "fail_code",
+            "created_at",
+            "completed_at",
+            "provider__name",
+            "api_key__prefix",
+            "team__time_zone",
+        )
         .get(pk=generation_id)
     )
 

@@ -396,6 +396,171 @@ class Upload(models.Model):
         return absolute_url(url, settings.PUBLIC_BASE_URL or request_base_url)
 
 
+class UsageTotals(models.Model):
+    """What some finished generations came to: the sums every usage rollup keeps.
+
+    The rollups (UsageDay and its two summaries below) are added to by
+    playground/usage.py in the transaction that settles each generation
+    (lifecycle.succeed and lifecycle.fail), so they always agree with the
+    ledger. Their `day` is the date the generation finished in the team's
+    time zone at that moment.
+
+    The time from submit to success is kept exactly as a sum (`success_ms`)
+    and, for the median and the p95, as counts in fixed ranges: took_2s
+    counts successes that took at most 2 s, took_5s those above 2 s and at
+    most 5 s, and so on; took_more those above the last bound.
+    """
+
+    # Upper bounds in seconds of the time ranges, each with its count column below.
+    DURATION_BOUNDS = (
+        2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 300, 420, 600, 900, 1200, 1800, 3600,
+    )  # fmt: skip
+
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    charged_credits = money_field()
+    # Submit (created_at) to success (completed_at), each success's rounded down to the ms.
+    success_ms = models.BigIntegerField(default=0)
+
+    took_2s = models.PositiveIntegerField(default=0)
+    took_5s = models.PositiveIntegerField(default=0)
+    took_10s = models.PositiveIntegerField(default=0)
+    took_15s = models.PositiveIntegerField(default=0)
+    took_20s = models.PositiveIntegerField(default=0)
+    took_30s = models.PositiveIntegerField(default=0)
+    took_45s = models.PositiveIntegerField(default=0)
+    took_60s = models.PositiveIntegerField(default=0)
+    took_90s = models.PositiveIntegerField(default=0)
+    took_120s = models.PositiveIntegerField(default=0)
+    took_180s = models.PositiveIntegerField(default=0)
+    took_240s = models.PositiveIntegerField(default=0)
+    took_300s = models.PositiveIntegerField(default=0)
+    took_420s = models.PositiveIntegerField(default=0)
+    took_600s = models.PositiveIntegerField(default=0)
+    took_900s = models.PositiveIntegerField(default=0)
+    took_1200s = models.PositiveIntegerField(default=0)
+    took_1800s = models.PositiveIntegerField(default=0)
+    took_3600s = models.PositiveIntegerField(default=0)
+    took_more = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def duration_fields(cls) -> list[str]:
+        """The count columns of the time ranges, shortest first."""
+        return [f"took_{bound}s" for bound in cls.DURATION_BOUNDS] + ["took_more"]
+
+    @classmethod
+    def duration_field(cls, milliseconds: int) -> str:
+        """The count column of the range a success of `milliseconds` falls in."""
+        for bound in cls.DURATION_BOUNDS:
+            if milliseconds <= bound * 1000:
+                return f"took_{bound}s"
+        return "took_more"
+
+
+class UsageDay(UsageTotals):
+    """What one member's finished generations of one model, through one API key,
+    at one provider, came to on one day: the rollup the usage page's CSV, its
+    per-key and per-provider views and every view of one member's own usage read.
+
+    The API key and the provider are kept by name, not by foreign key: a
+    deleted key or provider keeps its history, and "none" is the empty
+    string, which a unique constraint compares (NULLs it would not).
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+", db_index=False)
+    day = models.DateField()
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    model_id = models.CharField(max_length=100)
+    api_key_prefix = models.CharField(max_length=16, blank=True)
+    provider_name = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        constraints = [
+            # The upsert's arbiter, and the index of the team's reads: its days in a range.
+            models.UniqueConstraint(
+                fields=["team", "day", "member", "model_id", "api_key_prefix", "provider_name"],
+                name="usage_day_key",
+            ),
+        ]
+        indexes = [
+            # One member's own usage: their days in a range.
+            models.Index(fields=["member", "day"], name="usage_day_member"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.member_id} {self.model_id}: {self.succeeded}+{self.failed}"
+
+
+class UsageMemberDay(UsageTotals):
+    """UsageDay's sums per member and day, whatever the model, key or provider.
+
+    The team's usage by member and the gallery's totals read a row per member
+    and day here instead of one per member, model, key and provider: at a
+    million generations a year that is 18,000 rows instead of 300,000.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+", db_index=False)
+    day = models.DateField()
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "day", "member"], name="usage_member_day_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.member_id}: {self.succeeded}+{self.failed}"
+
+
+class UsageModelDay(UsageTotals):
+    """UsageDay's sums per model and day, whatever the member, key or provider:
+    the team's usage by model and each model's times read these."""
+
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+", db_index=False)
+    day = models.DateField()
+    model_id = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "day", "model_id"], name="usage_model_day_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model_id}: {self.succeeded}+{self.failed}"
+
+
+class UsageFailure(models.Model):
+    """How many of one member's generations of one model failed with one code
+    on one day: the failure codes beside the rollups, kept the same way."""
+
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+", db_index=False)
+    day = models.DateField()
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    model_id = models.CharField(max_length=100)
+    fail_code = models.CharField(max_length=40)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "day", "member", "model_id", "fail_code"],
+                name="usage_failure_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.member_id} {self.model_id} {self.fail_code}: {self.count}"
+
+
 # The webhook models and the operators' heartbeat rows live in their own
 # packages (playground/webhooks/, playground/ops/); importing them here registers them.
 from playground.ops.models import Heartbeat  # noqa: E402, F401

@@ -11,6 +11,7 @@ from playground.pages import (
     playground,
     team,
     uploads,
+    usage,
 )
 
 urlpatterns = [
@@ -28,6 +29,8 @@ urlpatterns = [
     path("gallery/", gallery.gallery, name="gallery"),
     path("gallery/download/", gallery.download, name="gallery-download"),
     path("gallery/delete/", gallery.delete, name="gallery-delete"),
+    path("usage/", usage.usage_page, name="usage"),
+    path("usage/export.csv", usage.export_csv, name="usage-export"),
     path("account/", account.account, name="account"),
     path("account/ledger.csv", account.export_ledger, name="export-ledger"),
     path("account/keys/", account.create_key, name="create-key"),

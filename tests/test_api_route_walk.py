@@ -186,6 +186,8 @@ NOT_API = {
     "gallery-download",
     "gallery-delete",
     "favourite",
+    "usage",
+    "usage-export",
     "account",
     "export-ledger",
     "create-key",

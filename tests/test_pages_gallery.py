@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from playground import usage
 from playground.models import Generation
 from playground.pages.gallery import PAGE_SIZE
 
@@ -16,7 +17,8 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def make_generations(owner, count, **fields):
-    """Rows straight into the table, as many as a test needs, in one query."""
+    """Rows straight into the table, as many as a test needs, in one query; the
+    usage rollup, which the totals read, counted again from them."""
     rows = []
     for number in range(count):
         values = {
@@ -32,7 +34,9 @@ def make_generations(owner, count, **fields):
         }
         values.update(fields)
         rows.append(Generation(**values))
-    return Generation.objects.bulk_create(rows)
+    made = Generation.objects.bulk_create(rows)
+    usage.rebuild(team_ids=[owner.profile.team_id])
+    return made
 
 
 @pytest.fixture
@@ -100,10 +104,14 @@ def test_its_queries_stay_constant_as_the_team_grows(
     assert len(at_30) == len(at_60)
     with django_assert_max_num_queries(len(at_30)):
         signed_in.get("/gallery/?model=kling/v2-1&state=success&q=prompt")
-    # No OFFSET, and the one aggregate is the per-member totals.
+    # No OFFSET, and the one aggregate is the per-member totals, read from the
+    # usage rollup: nothing adds up the generations themselves.
     assert not any("OFFSET" in sql.upper() for sql in at_60)
-    counts = [sql for sql in at_60 if "COUNT(" in sql.upper()]
-    assert len(counts) == 1 and "GROUP BY" in counts[0].upper()
+    grouped = [sql for sql in at_60 if "GROUP BY" in sql.upper()]
+    assert len(grouped) == 1 and "playground_usagememberday" in grouped[0]
+    assert not any(
+        "COUNT(" in sql.upper() or "SUM(" in sql.upper() for sql in at_60 if sql not in grouped
+    )
 
 
 def test_its_pages_have_no_duplicates_or_gaps(signed_in, alice, bob):
@@ -157,6 +165,26 @@ def test_it_totals_credits_per_member_in_one_aggregate(signed_in, alice, bob):
     bob_row = content.split('<tr data-member="bob">')[1].split("</tr>")[0]
     assert re.findall(r"<td[^>]*>([^<]*)</td>", alice_row) == ["3", "0", "165.00"]
     assert re.findall(r"<td[^>]*>([^<]*)</td>", bob_row) == ["3", "1", "21.00"]
+
+
+def test_the_totals_follow_the_model_author_and_state_filters(signed_in, alice, bob):
+    make_generations(alice, 2)
+    make_generations(alice, 1, model_id="google/veo-3-1", charged_credits=Decimal("80.00"))
+    make_generations(bob, 1, state=Generation.FAIL, charged_credits=Decimal("0.00"))
+
+    def totals(query: str) -> dict[str, list[str]]:
+        content = signed_in.get(f"/gallery/?{query}").content.decode()
+        rows = re.findall(r'<tr data-member="([^"]+)">(.*?)</tr>', content, re.S)
+        return {name: re.findall(r"<td[^>]*>([^<]*)</td>", row) for name, row in rows}
+
+    assert totals("") == {"alice": ["3", "0", "190.00"], "bob": ["1", "1", "0.00"]}
+    assert totals("model=google/veo-3-1") == {"alice": ["1", "0", "80.00"]}
+    assert totals(f"author={bob.pk}") == {"bob": ["1", "1", "0.00"]}
+    assert totals("state=fail") == {"bob": ["1", "1", "0.00"]}
+    assert totals("state=success") == {"alice": ["3", "0", "190.00"]}
+    assert totals("state=generating") == {}
+    # The prompt search narrows the cards, not the totals.
+    assert totals("q=zebra") == totals("")
 
 
 def test_it_filters_by_model_author_state_date_and_prompt(signed_in, alice, bob):

@@ -18,6 +18,7 @@ from moto.server import ThreadedMotoServer
 
 from accounts import ledger
 from accounts.models import LedgerEntry
+from playground import usage
 from playground.models import Favourite, Generation
 from playground.pages.gallery import PAGE_SIZE, SELECTION_MAX
 
@@ -51,6 +52,8 @@ def generation(owner, state=Generation.SUCCESS, *, files=True, prompt="a lightho
                 f"{folder}/{row.task_id}.jpg", ContentFile(b"jpg of " + row.task_id.encode())
             )
         row.save()
+    if state in Generation.FINISHED:
+        usage.record(row, row.charged_credits)  # as the lifecycle counts it when it settles
     return row
 
 
@@ -246,8 +249,8 @@ def test_deleting_removes_the_files_and_the_cards_but_keeps_the_charges(client, 
     assert shown(client) == [running.task_id, kept.task_id]
     content = client.get("/gallery/").content.decode()
     alice_row = content.split('<tr data-member="alice">')[1].split("</tr>")[0]
-    # Four generations, one failed, two charged 55.00 each: the deleted one still counts.
-    assert re.findall(r"<td[^>]*>([^<]*)</td>", alice_row) == ["4", "1", "110.00"]
+    # Three finished, one failed, two charged 55.00 each: the deleted one still counts.
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", alice_row) == ["3", "1", "110.00"]
     # Its own page says what happened instead of offering a file that is gone.
     page = client.get(f"/generations/{doomed[0].task_id}/")
     assert page.status_code == 200

@@ -5,11 +5,12 @@ with one (star it as a favourite).
 It stays fast at 100,000 generations: pages are keyset ranges over
 (created_at, id) served by the (team, -created_at) index (or the state /
 model / owner ones when filtered), a constant number of queries per page,
-no OFFSET and no COUNT over the team. The per-member totals are the one
-aggregate, grouped by owner.
+no OFFSET and no COUNT over the team. The per-member totals read the usage
+rollup (playground/usage.py), not the generations: one grouped query over a
+row per member and day, whatever the number of generations.
 
 Deleted generations (here or through OpenAI's DELETE /v1/videos/{id}) leave
-the cards, not the totals: their rows stay as the record of the charge.
+the cards, not the totals: the rollup counted them when they finished.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import (
     Http404,
     HttpRequest,
@@ -38,9 +39,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts import ledger
-from playground import catalog, services, zipstream
+from playground import catalog, services, usage, zipstream
 from playground.keyset import paginate
-from playground.models import Favourite, Generation
+from playground.models import Favourite, Generation, UsageDay, UsageMemberDay
 from playground.pages.common import team_generation_or_404, team_generations, team_id
 
 PAGE_SIZE = 24
@@ -109,18 +110,40 @@ def start_of(day) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def member_totals(generations: QuerySet[Generation]) -> list[dict]:
-    """Generations and credits charged per author: one query, grouped by owner."""
-    return list(
-        generations.order_by()
-        .values("owner_id", "owner__username")
-        .annotate(
-            generations=Count("id"),
-            charged=ledger.cents(Sum("charged_credits")),
-            failed=Count("id", filter=Q(state=Generation.FAIL)),
-        )
-        .order_by("-charged", "owner__username")
-    )
+def member_totals(team: int, filters: GalleryFilters) -> list[dict]:
+    """Finished generations, failures and credits charged per member, from the
+    usage rollup: narrowed by the filters it can answer (model, author, the
+    days they finished in the team's time zone, finished states); the prompt
+    search and favourites do not narrow it."""
+    data = filters.cleaned_data if filters.is_bound else {}
+    state = data.get("state")
+    if state in Generation.UNFINISHED:
+        return []
+    # A row per member and day; per model too only when one model is asked for.
+    if data.get("model"):
+        rows = UsageDay.objects.filter(team_id=team, model_id=data["model"])
+    else:
+        rows = UsageMemberDay.objects.filter(team_id=team)
+    if data.get("author"):
+        rows = rows.filter(member_id=int(data["author"]))
+    if data.get("date_from"):
+        rows = rows.filter(day__gte=data["date_from"])
+    if data.get("date_to"):
+        rows = rows.filter(day__lte=data["date_to"])
+    totals = []
+    for row in usage.totals_by_member(rows):
+        successes = 0 if state == Generation.FAIL else row["successes"]
+        failures = 0 if state == Generation.SUCCESS else row["failures"]
+        if successes + failures:
+            totals.append(
+                {
+                    "username": row["member__username"],
+                    "generations": successes + failures,
+                    "failed": failures,
+                    "charged": row["charged"] if successes else ledger.ZERO,
+                }
+            )
+    return totals
 
 
 @login_required
@@ -156,7 +179,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
         # "Load more" appends the next cards to the grid: no totals needed.
         return render(request, "pages/gallery.html#gallery-cards", context)
     # Deleted generations too: their charges stay on record.
-    context["totals"] = member_totals(generations)
+    context["totals"] = member_totals(team_id(request), filters)
     if target == "gallery-results":
         return render(request, "pages/gallery.html#gallery-results", context)
     return render(request, "pages/gallery.html", context)

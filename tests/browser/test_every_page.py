@@ -22,6 +22,7 @@ PAGES = [
     ("models", "/", "Models"),
     ("playground", "/models/kling-2-1/", "Kling 2.1 (standard, pro, master)"),
     ("gallery", "/gallery/", "Team gallery"),
+    ("usage", "/usage/", "Usage"),
     ("generation", "/generations/{task}/", None),
     ("account", "/account/", "Account"),
     ("team", "/team/", "Team Studio"),

@@ -22,6 +22,7 @@ from django.utils import timezone
 from PIL import Image
 from playwright.sync_api import Page, expect
 
+from playground import usage
 from playground.models import Generation
 from tests.browser.layout import no_sideways_scroll
 from tests.browser.test_walkthrough import log_in
@@ -71,6 +72,7 @@ def clip(owner, prompt: str, width: int, height: int, colour) -> Generation:
         f"{folder}/{row.task_id}.jpg", ContentFile(jpeg(width, height, colour))
     )
     row.save()
+    usage.record(row, row.charged_credits)  # as the lifecycle counts it when it settles
     return row
 
 
