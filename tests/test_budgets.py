@@ -220,4 +220,4 @@ def test_a_member_sees_their_budget_in_the_header_and_generate_waits_for_it(clie
     assert 'id="generate" form="model-form" class="short" disabled' in content
     client.force_login(alice)  # no budget of her own: the wallet's credits are hers to spend
     content = client.get("/models/kling/v2-1/").content.decode()
-    assert "left of your budget" not in content and "class=\"short\"" not in content
+    assert "left of your budget" not in content and 'class="short"' not in content
