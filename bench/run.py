@@ -5,6 +5,7 @@
     .venv/bin/python bench/run.py --only http,pipeline
     .venv/bin/python bench/run.py --only inflight --quick
     .venv/bin/python bench/run.py --only usage --quick
+    .venv/bin/python bench/run.py --only search --quick
 
 It creates a database and a Redis key prefix of its own (BENCH_DATABASE_URL,
 BENCH_REDIS_URL; 127.0.0.1 by default), runs `manage.py serve` on them, and
@@ -30,11 +31,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench.stack import BenchStack  # noqa: E402
 
-PARTS = ("pipeline", "inflight", "http", "gallery", "usage", "render")
+PARTS = ("pipeline", "inflight", "http", "gallery", "usage", "search", "render")
 FULL = {
     "generations": 2000,
     "gallery_rows": 100_000,
     "usage_rows": 1_000_000,
+    "search_rows": 1_000_000,
+    "search_runs": 7,
     "seconds": 15,
     "warmup": 3,
     "runs": 15,
@@ -51,6 +54,8 @@ QUICK = {
     "generations": 200,
     "gallery_rows": 5_000,
     "usage_rows": 20_000,
+    "search_rows": 20_000,
+    "search_runs": 3,
     "seconds": 4,
     "warmup": 1,
     "runs": 3,
@@ -545,6 +550,19 @@ def describe_query(sql: str) -> str:
     return ", ".join(words)
 
 
+def bench_search(table, counts) -> str:
+    """Prompt search at 1,000,000 generations (bench/search.py); the plans as a section."""
+    from bench import search
+
+    count = counts["search_rows"]
+    print(f"search: {count:,} generations of {search.MEMBERS} members in one team", flush=True)
+    team, members, seconds = search.populate(count)
+    print(f"  inserted in {seconds:.1f} s", flush=True)
+    pages, plans = search.measure(team, members, runs=counts["search_runs"])
+    search.report(table, count, seconds, pages)
+    return f"PostgreSQL's plans for the prompt search's page query:\n\n```\n{plans}\n```"
+
+
 def bench_render(table) -> None:
     print("render: bench/render.py --json (one CPU)", flush=True)
     done = subprocess.run(
@@ -676,6 +694,8 @@ def main() -> int:
             plan = bench_gallery(table, counts)
         if "usage" in parts:
             bench_usage(table, counts)
+        if "search" in parts:
+            sections.append(bench_search(table, counts))
         if "render" in parts:
             bench_render(table)
     finally:

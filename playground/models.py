@@ -260,6 +260,9 @@ class Generation(models.Model):
             # the sweeper: unfinished work whose lease or poll is due
             models.Index(fields=["state", "lease_expires_at"], name="gen_state_lease"),
             models.Index(fields=["state", "next_poll_at"], name="gen_state_poll"),
+            # The gallery's prompt search has an index on each database that
+            # is not declared here (a trigram GIN index on PostgreSQL, an FTS5
+            # table and its triggers on SQLite): playground/search.py.
         ]
         constraints = [
             models.UniqueConstraint(fields=["task_id"], name="gen_unique_task_id"),

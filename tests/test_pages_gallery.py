@@ -224,3 +224,48 @@ def test_a_bad_cursor_or_filter_falls_back_quietly(signed_in, alice):
     response = signed_in.get("/gallery/?date_from=yesterday&author=999999")
     assert response.status_code == 200
     assert len(task_ids(response.content.decode())) == 2
+
+
+def test_prompt_search_keeps_to_the_team_and_the_other_filters(signed_in, alice, bob, carol):
+    (foxes,) = make_generations(alice, 1, input={"prompt": "A Red Fox in the snow"})
+    (bobs,) = make_generations(bob, 1, input={"prompt": "two red foxes at play"})
+    (failed,) = make_generations(
+        alice, 1, input={"prompt": "a red fox, failed"}, state=Generation.FAIL, video=""
+    )
+    make_generations(alice, 1, input={"prompt": "a grey wolf"})
+    make_generations(carol, 1, input={"prompt": "carol's red fox"})
+
+    def shown(query: str) -> set[str]:
+        return set(task_ids(signed_in.get(f"/gallery/?{query}").content.decode()))
+
+    assert shown("q=RED+FOX") == {foxes.task_id, bobs.task_id, failed.task_id}
+    assert shown("q=red+fox&state=fail") == {failed.task_id}
+    assert shown(f"q=red+fox&author={bob.pk}") == {bobs.task_id}
+    assert shown("q=ox") == {foxes.task_id, bobs.task_id, failed.task_id}  # 2 characters
+    # The totals come from the usage rollup, which knows no prompts: a search
+    # narrows the cards, not the team's totals (the note under them says so).
+    content = signed_in.get("/gallery/?q=red+fox").content.decode()
+    alice_row = content.split('<tr data-member="alice">')[1].split("</tr>")[0]
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", alice_row)[:2] == ["3", "1"]
+    assert '<tr data-member="carol">' not in content
+
+
+def test_prompt_search_pages_through_every_match_once(signed_in, alice, bob):
+    matches = make_generations(alice, PAGE_SIZE + 3, input={"prompt": "A paper boat"})
+    matches += make_generations(bob, 10, input={"prompt": "paper boats, again"})
+    make_generations(alice, 30, input={"prompt": "a lighthouse"})
+    same = timezone.now() - timedelta(minutes=5)
+    Generation.objects.filter(pk__in=[row.pk for row in matches[20:30]]).update(created_at=same)
+    expected = list(
+        Generation.objects.filter(pk__in=[row.pk for row in matches])
+        .order_by("-created_at", "-id")
+        .values_list("task_id", flat=True)
+    )
+
+    seen, url = [], "/gallery/?q=Paper+Boat"
+    while url:
+        content = signed_in.get(url).content.decode()
+        seen += task_ids(content)
+        found = re.search(r'<li id="load-more".*?href="\?([^"]+)"', content, re.S)
+        url = f"/gallery/?{found.group(1).replace('&amp;', '&')}" if found else None
+    assert seen == expected

@@ -5,9 +5,10 @@ with one (star it as a favourite).
 It stays fast at 100,000 generations: pages are keyset ranges over
 (created_at, id) served by the (team, -created_at) index (or the state /
 model / owner ones when filtered), a constant number of queries per page,
-no OFFSET and no COUNT over the team. The per-member totals read the usage
-rollup (playground/usage.py), not the generations: one grouped query over a
-row per member and day, whatever the number of generations.
+no OFFSET and no COUNT over the team. The prompt search is answered from
+an index of its own (playground/search.py). The per-member totals read the
+usage rollup (playground/usage.py), not the generations: one grouped query
+over a row per member and day, whatever the number of generations.
 
 Deleted generations (here or through OpenAI's DELETE /v1/videos/{id}) leave
 the cards, not the totals: the rollup counted them when they finished.
@@ -39,7 +40,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts import ledger
-from playground import catalog, services, usage, zipstream
+from playground import catalog, search, services, usage, zipstream
 from playground.keyset import paginate
 from playground.models import Favourite, Generation, UsageDay, UsageMemberDay
 from playground.pages.common import team_generation_or_404, team_generations, team_id
@@ -82,7 +83,7 @@ class GalleryFilters(forms.Form):
         self.is_valid()
         data = self.cleaned_data
         if data.get("q"):
-            generations = generations.filter(input__prompt__icontains=data["q"])
+            generations = search.matching(generations, data["q"])
         if data.get("model"):
             generations = generations.filter(model_id=data["model"])
         if data.get("author"):

@@ -1,9 +1,10 @@
 """The team gallery in Chromium, on a desktop (1280 px) and on a phone (390 × 844).
 
 Cards of a row keep one height with a portrait clip among landscape ones;
-two ticked cards download as one ZIP; a star filters the gallery down to
-favourites; a deleted card leaves the gallery, its charge staying in the
-totals; the page never scrolls sideways; dark mode keeps dark cards.
+the prompt search narrows them as one types; two ticked cards download as
+one ZIP; a star filters the gallery down to favourites; a deleted card
+leaves the gallery, its charge staying in the totals; the page never
+scrolls sideways; dark mode keeps dark cards.
 Screenshots go to test-output/browser/gallery-*.png.
 """
 
@@ -129,6 +130,16 @@ def test_the_gallery_as_a_member_uses_it(page: Page, screenshot, tmp_path, size,
     )
     assert inside["right"] <= width
     assert inside["scrolls"] == (size == "phone")
+
+    # Searching the prompts narrows the cards as one types, whatever the case.
+    page.get_by_label("Search prompts").press_sequentially("HARBOUR AT")
+    expect(cards).to_have_count(2)
+    expect(page).to_have_url(re.compile(r"q=HARBOUR(%20|\+)AT"))
+    expect(totals.locator("tbody tr")).to_have_count(2)  # the team's, as before: not by prompt
+    no_sideways_scroll(page)
+    screenshot(page, f"gallery-{size}-search")
+    page.goto("/gallery/")
+    expect(cards).to_have_count(4)
 
     # Tick two cards and download them as one ZIP.
     selection = page.locator("#gallery-selection")
