@@ -539,6 +539,44 @@ class UsageModelDay(UsageTotals):
         return f"{self.day} {self.model_id}: {self.succeeded}+{self.failed}"
 
 
+class UsageKeyDay(UsageTotals):
+    """UsageDay's sums per API key and day ('' for the playground): the team's
+    usage by key reads a row per key and day, not one per member, model and
+    provider too (at a million generations: 70,000 rows over 90 days)."""
+
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+", db_index=False)
+    day = models.DateField()
+    api_key_prefix = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "day", "api_key_prefix"], name="usage_key_day_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.api_key_prefix or 'playground'}: {self.succeeded}+{self.failed}"
+
+
+class UsageProviderDay(UsageTotals):
+    """UsageDay's sums per provider and day: the team's usage by provider."""
+
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+", db_index=False)
+    day = models.DateField()
+    provider_name = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "day", "provider_name"], name="usage_provider_day_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.provider_name or '-'}: {self.succeeded}+{self.failed}"
+
+
 class UsageFailure(models.Model):
     """How many of one member's generations of one model failed with one code
     on one day: the failure codes beside the rollups, kept the same way."""

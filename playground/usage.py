@@ -1,8 +1,9 @@
 """The usage rollup: what each member's finished generations came to, day by day.
 
 UsageDay holds sums per (team, day, member, model, API key, provider),
-UsageMemberDay and UsageModelDay the same sums per (team, day, member) and
-(team, day, model), UsageFailure the failure codes (playground/models.py):
+UsageMemberDay, UsageModelDay, UsageKeyDay and UsageProviderDay the same
+sums per (team, day) and one of those, UsageFailure the failure codes
+(playground/models.py):
 the usage page and the gallery's totals read these where the generations
 are millions, each query the smallest that holds what it groups by. record()
 adds each generation to all of them as it finishes, called by
@@ -41,10 +42,26 @@ from django.db.models.functions import TruncMonth, TruncWeek
 
 from accounts.ledger import cents
 from accounts.models import ZERO
-from playground.models import Generation, UsageDay, UsageFailure, UsageMemberDay, UsageModelDay
+from playground.models import (
+    Generation,
+    UsageDay,
+    UsageFailure,
+    UsageKeyDay,
+    UsageMemberDay,
+    UsageModelDay,
+    UsageProviderDay,
+)
 
 MILLISECOND = timedelta(milliseconds=1)
 BATCH = 5000
+# Each rollup of sums and the columns of its key after (team, day).
+ROLLUPS = {
+    "UsageDay": ("member_id", "model_id", "api_key_prefix", "provider_name"),
+    "UsageMemberDay": ("member_id",),
+    "UsageModelDay": ("model_id",),
+    "UsageKeyDay": ("api_key_prefix",),
+    "UsageProviderDay": ("provider_name",),
+}
 
 
 # -- counting ------------------------------------------------------------------
@@ -78,19 +95,14 @@ def record(generation: Generation, charged: Decimal = ZERO) -> None:
     team, day = generation.team_id, day_of(generation.team.time_zone, generation.completed_at)
     member, model = generation.owner_id, generation.model_id
     adds = counts(generation.state, generation.created_at, generation.completed_at, charged)
-    for rollup, key in (
-        (
-            UsageDay,
-            {
-                "api_key_prefix": generation.api_key.prefix if generation.api_key_id else "",
-                "provider_name": generation.provider.name if generation.provider_id else "",
-                "member_id": member,
-                "model_id": model,
-            },
-        ),
-        (UsageMemberDay, {"member_id": member}),
-        (UsageModelDay, {"model_id": model}),
-    ):
+    values = {
+        "member_id": member,
+        "model_id": model,
+        "api_key_prefix": generation.api_key.prefix if generation.api_key_id else "",
+        "provider_name": generation.provider.name if generation.provider_id else "",
+    }
+    for rollup in (UsageDay, UsageMemberDay, UsageModelDay, UsageKeyDay, UsageProviderDay):
+        key = {column: values[column] for column in ROLLUPS[rollup.__name__]}
         _add(rollup, {"team_id": team, "day": day, **key}, adds)
     if generation.state == Generation.FAIL:
         _add(
@@ -132,10 +144,10 @@ def rebuild(apps=installed_apps, team_ids: Iterable[int] | None = None) -> None:
     """
     team_model = apps.get_model("accounts", "Team")
     generation_model = apps.get_model("playground", "Generation")
-    rollups = {
-        name: apps.get_model("playground", name)
-        for name in ("UsageDay", "UsageMemberDay", "UsageModelDay", "UsageFailure")
-    }
+    # The rollups that exist in `apps`: a migration's sees those made before it.
+    present = {model.__name__ for model in apps.get_app_config("playground").get_models()}
+    summaries = {name: columns for name, columns in ROLLUPS.items() if name in present}
+    rollups = {name: apps.get_model("playground", name) for name in [*summaries, "UsageFailure"]}
     teams = team_model.objects.order_by("pk")
     if team_ids is not None:
         teams = teams.filter(pk__in=list(team_ids))
@@ -143,8 +155,7 @@ def rebuild(apps=installed_apps, team_ids: Iterable[int] | None = None) -> None:
         for rollup in rollups.values():
             rollup.objects.filter(team_id=team_id).delete()
         sums: dict[str, dict[tuple, dict]] = {
-            name: defaultdict(lambda: defaultdict(int))
-            for name in ("UsageDay", "UsageMemberDay", "UsageModelDay")
+            name: defaultdict(lambda: defaultdict(int)) for name in summaries
         }
         failures: dict[tuple, int] = defaultdict(int)
         finished = generation_model.objects.filter(
@@ -175,26 +186,24 @@ def rebuild(apps=installed_apps, team_ids: Iterable[int] | None = None) -> None:
             completed = completed or created
             day = day_of(time_zone, completed)
             added = counts(state, created, completed, charged)
-            for name, key in (
-                ("UsageDay", (day, member, model, prefix or "", provider or "")),
-                ("UsageMemberDay", (day, member)),
-                ("UsageModelDay", (day, model)),
-            ):
-                row = sums[name][key]
+            values = {
+                "member_id": member,
+                "model_id": model,
+                "api_key_prefix": prefix or "",
+                "provider_name": provider or "",
+            }
+            for name, columns in summaries.items():
+                row = sums[name][(day, *(values[column] for column in columns))]
                 for column, value in added.items():
                     row[column] += value
             if state == Generation.FAIL:
                 failures[(day, member, model, code)] += 1
-        columns = {
-            "UsageDay": ("day", "member_id", "model_id", "api_key_prefix", "provider_name"),
-            "UsageMemberDay": ("day", "member_id"),
-            "UsageModelDay": ("day", "model_id"),
-        }
         for name, rows in sums.items():
             rollup = rollups[name]
+            columns = ("day", *ROLLUPS[name])
             rollup.objects.bulk_create(
                 (
-                    rollup(team_id=team_id, **dict(zip(columns[name], key, strict=True)), **row)
+                    rollup(team_id=team_id, **dict(zip(columns, key, strict=True)), **row)
                     for key, row in rows.items()
                 ),
                 batch_size=BATCH,
@@ -248,7 +257,12 @@ class Scope:
     def rows(self, by: str = "") -> QuerySet:
         """The rollup rows in scope: the smallest rollup that holds `by` (a
         column of GROUPS), the team's sums per member or per model when they do."""
-        rollup = {"member__username": UsageMemberDay, "model_id": UsageModelDay}.get(by)
+        rollup = {
+            "member__username": UsageMemberDay,
+            "model_id": UsageModelDay,
+            "api_key_prefix": UsageKeyDay,
+            "provider_name": UsageProviderDay,
+        }.get(by)
         if rollup is None or self.member_id is not None:
             rollup = UsageDay
         return self.of(rollup)

@@ -33,8 +33,10 @@ from playground.models import (
     Provider,
     UsageDay,
     UsageFailure,
+    UsageKeyDay,
     UsageMemberDay,
     UsageModelDay,
+    UsageProviderDay,
 )
 
 REQUESTS = {
@@ -159,11 +161,15 @@ def assert_rollup_matches_generations(*, charged_in_ledger: bool = True) -> None
     assert rollup_days() == expected_days()
     assert rollup_times() == expected_times()
     assert rollup_failures() == expected_failures()
-    # The two summaries hold UsageDay's sums with fewer keys.
-    by_member = ("team_id", "day", "member_id")
-    assert summed(UsageMemberDay, by_member) == summed(UsageDay, by_member)
-    by_model = ("team_id", "day", "model_id")
-    assert summed(UsageModelDay, by_model) == summed(UsageDay, by_model)
+    # The summaries hold UsageDay's sums with fewer keys.
+    for summary, column in (
+        (UsageMemberDay, "member_id"),
+        (UsageModelDay, "model_id"),
+        (UsageKeyDay, "api_key_prefix"),
+        (UsageProviderDay, "provider_name"),
+    ):
+        keys = ("team_id", "day", column)
+        assert summed(summary, keys) == summed(UsageDay, keys), summary.__name__
     if not charged_in_ledger:
         return
     # And the money: what the rollup says each member was charged is what
@@ -304,7 +310,7 @@ def test_two_settles_of_the_same_key_at_once_both_count(alice):
         lambda: lifecycle.fail(fourth, "TIMEOUT", "slow", worker="w3"),
     ) == [True, True]
 
-    for rollup in (UsageDay, UsageMemberDay, UsageModelDay):
+    for rollup in (UsageDay, UsageMemberDay, UsageModelDay, UsageKeyDay, UsageProviderDay):
         (row,) = rollup.objects.all()
         assert (row.succeeded, row.failed, row.charged_credits) == (2, 2, Decimal("110.00"))
     assert UsageFailure.objects.get().count == 2
@@ -336,7 +342,7 @@ def test_an_insert_that_loses_the_race_for_a_new_key_adds_to_the_winners_row(ali
             usage.record(second, Decimal("55.00"))
 
     at_once(settle_first, settle_second)
-    for rollup in (UsageDay, UsageMemberDay, UsageModelDay):
+    for rollup in (UsageDay, UsageMemberDay, UsageModelDay, UsageKeyDay, UsageProviderDay):
         (row,) = rollup.objects.all()
         assert (row.succeeded, row.charged_credits) == (2, Decimal("110.00"))
 

@@ -2,8 +2,9 @@
 
 alice, the owner, invites someone on the team page and reads the link off
 it; a second browser (another person) opens the link, signs up, lands in the
-team and sees its gallery; alice then makes the newcomer an admin and finds
-it in the audit log. No page scrolls sideways; dark mode keeps dark cards.
+team, sees its gallery and generates a video (a real worker renders it);
+alice finds the newcomer's spend in the usage chart, makes them an admin and
+finds that in the audit log. No page scrolls sideways; dark mode keeps dark cards.
 Screenshots go to test-output/browser/invitation-*.png.
 """
 
@@ -24,7 +25,7 @@ PASSWORD = "a-long-invited-password"
 
 @pytest.mark.parametrize("size", SIZES)
 def test_an_invited_person_signs_up_into_the_team(
-    page: Page, browser, live_server, csp_violations, screenshot, size, alice, bob
+    page: Page, browser, live_server, csp_violations, screenshot, size, worker, alice, bob
 ):
     width, height = SIZES[size]
     harbour = clip(alice, "the team's harbour at dawn", 320, 180, (40, 90, 200))
@@ -93,6 +94,14 @@ def test_an_invited_person_signs_up_into_the_team(
         no_sideways_scroll(guest)
         screenshot(guest, f"invitation-{size}-gallery")
 
+        # They generate, from the team's wallet.
+        guest.goto("/models/kling/v2-1/")
+        guest.get_by_label("Prompt").fill(f"A lantern on a quay, by newcomer-{size}")
+        guest.get_by_role("button", name="Generate").click()
+        expect(guest.locator("#result article.generation")).to_have_attribute(
+            "data-state", "success", timeout=90_000
+        )
+
         # The link worked once.
         guest.goto(link)
         expect(guest.get_by_role("heading", name="This invitation cannot be used")).to_be_visible()
@@ -104,8 +113,17 @@ def test_an_invited_person_signs_up_into_the_team(
     assert (profile.team.name, profile.role) == ("Studio", Profile.MEMBER)
     assert Invitation.objects.get().accepted_by == profile.user
 
+    # alice sees what the newcomer spent, in the chart by member and its table.
+    page.goto("/usage/?group=member")
+    expect(page.locator(".chart-box canvas")).to_have_count(2)
+    expect(page.locator(".chart-box").first).to_contain_text(f"newcomer-{size}")
+    newcomer = page.locator(f"table.by-group tr[data-group='newcomer-{size}']")
+    expect(newcomer.locator(".charged")).to_have_text("55.00")
+    no_sideways_scroll(page)
+    screenshot(page, f"invitation-{size}-usage")
+
     # alice makes the newcomer an admin, and the audit log says so.
-    page.reload()
+    page.goto("/team/")
     row = page.locator(f'tr[data-member="newcomer-{size}"]')
     row.get_by_label(f"Role of newcomer-{size}").select_option("admin")
     row.get_by_role("button", name="Save").click()
