@@ -41,7 +41,7 @@ def test_bootstrap_creates_admin_and_demo_once(db, demo_file):
     assert (User.objects.count(), ApiKey.objects.count(), LedgerEntry.objects.count()) == snapshot
 
 
-def test_createsuperuser_gets_a_team_and_credit_account(db):
+def test_createsuperuser_gets_a_team_of_their_own_with_its_wallet(db):
     call_command(
         "createsuperuser",
         username="root",

@@ -54,7 +54,7 @@ def test_40_racing_creates_with_a_limit_of_5_accept_exactly_5(
 
     first = accepted_exactly_the_limit(create_together(stack.url, key, BODY, CALLS))
     assert Generation.objects.filter(owner=erin).count() == LIMIT  # refused: nothing made
-    assert CreditHold.objects.filter(account__user=erin).count() == LIMIT
+    assert CreditHold.objects.filter(member=erin).count() == LIMIT
 
     stack.start_sweeper()
     cluster = stack.start_cluster()
@@ -90,5 +90,5 @@ def test_40_racing_creates_of_eight_members_with_a_team_limit_of_5_accept_exactl
     accepted = accepted_exactly_the_limit(create_together(stack.url, keys, BODY, CALLS), "team")
 
     assert Generation.objects.filter(team=team).count() == LIMIT  # refused: nothing made
-    assert CreditHold.objects.filter(account__user__profile__team=team).count() == LIMIT
+    assert CreditHold.objects.filter(account__team=team).count() == LIMIT
     assert len(accepted) == LIMIT  # finishing them is the key drill's part above
