@@ -95,7 +95,7 @@ def test_an_invited_person_signs_up_into_the_team(
         screenshot(guest, f"invitation-{size}-gallery")
 
         # They generate, from the team's wallet.
-        guest.goto("/models/kling/v2-1/")
+        guest.goto(f"{live_server.url}/models/kling/v2-1/")  # its context has no base URL
         guest.get_by_label("Prompt").fill(f"A lantern on a quay, by newcomer-{size}")
         guest.get_by_role("button", name="Generate").click()
         expect(guest.locator("#result article.generation")).to_have_attribute(
