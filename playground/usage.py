@@ -273,13 +273,34 @@ class Scope:
         return rows.filter(member_id=self.member_id) if self.member_id is not None else rows
 
 
-def over_time(scope: Scope, period: str, group: str) -> list[dict]:
-    """The sums per period and group, as {"period", <GROUPS[group]>, *TOTALS}."""
+def over_time(scope: Scope, period: str, group: str, keys: list[str] | None = None) -> list[dict]:
+    """The sums per period and group (of the groups in `keys`, or all), as
+    {"period", <GROUPS[group]>, *TOTALS}."""
     column = GROUPS[group]
+    rows = scope.rows(column)
+    if keys is not None:
+        rows = rows.filter(**{f"{column}__in": keys})
     return list(
-        scope.rows(column)
-        .annotate(period=PERIODS[period])
+        rows.annotate(period=PERIODS[period])
         .values("period", column)
+        .annotate(**TOTALS)
+        .order_by("period")
+    )
+
+
+def per_group(scope: Scope, group: str) -> list[dict]:
+    """The sums per group over the whole range, as {<GROUPS[group]>, *TOTALS}."""
+    column = GROUPS[group]
+    return list(scope.rows(column).values(column).annotate(**TOTALS).order_by())
+
+
+def per_period(scope: Scope, period: str) -> list[dict]:
+    """The sums per period, all groups together, as {"period", *TOTALS}: from
+    the smallest rollup, the team's sums per model and day."""
+    return list(
+        scope.rows("model_id")
+        .annotate(period=PERIODS[period])
+        .values("period")
         .annotate(**TOTALS)
         .order_by("period")
     )

@@ -312,3 +312,25 @@ def test_formulas_never_reach_a_spreadsheet(signed_in, alice, local_renderer):
     finished(alice, provider=Provider.objects.get(pk=local_renderer.pk))
     rows = csv_rows(signed_in.get("/usage/export.csv?group=provider"))
     assert rows[1][1] == "'=HYPERLINK(0)"
+
+
+def test_the_chart_draws_the_biggest_spenders_apart_and_the_rest_as_others(signed_in, alice):
+    keys = [apikeys.issue(alice, f"script {n}")[0] for n in range(8)]
+    today = timezone.now()
+    for n, key in enumerate(keys):
+        # key n spends n + 1 generations, today and yesterday
+        for _ in range(n + 1):
+            finished(alice, api_key=key, charged="10.00", at=today)
+            finished(alice, api_key=key, charged="1.00", at=today - timedelta(days=1))
+    content = signed_in.get("/usage/?group=api_key").content.decode()
+    drawn = chart(content)["charged"]
+    # Six keys apart, the biggest first; the two smallest (1 and 2 generations a day) as others.
+    assert [series["label"].split("…")[0] for series in drawn[:6]] == [
+        key.prefix for key in reversed(keys[2:])
+    ]
+    assert drawn[0]["values"][-2:] == [8.0, 80.0]
+    assert drawn[6]["label"] == "2 others"
+    assert drawn[6]["values"][-2:] == [3.0, 30.0]
+    # The table lists every key, the chart's others too.
+    rows = table_rows(content, "by-group")
+    assert len(rows) == 8
