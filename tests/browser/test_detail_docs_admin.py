@@ -14,6 +14,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
@@ -48,19 +49,22 @@ def test_a_generations_page_as_a_member_uses_it(
     page.set_viewport_size({"width": width, "height": height})
     for seconds in (38, 42, 61):
         took(bob, seconds)
-    running = services.submit(
-        user=alice,
-        model="kling/v2-1",
-        input={"prompt": PROMPT, "resolution": "480p"},
-        source=Generation.SOURCE_PLAYGROUND,
-        contract="playground",
-    )
-    assert lifecycle.claim(running.pk, "render-host-7:4242") is not None
-    # Held by that worker for the whole test: a sweeper of the session's workers
-    # would otherwise take its lease, once expired, for a dead worker's and run it.
-    Generation.objects.filter(pk=running.pk).update(
-        lease_expires_at=timezone.now() + timedelta(hours=1)
-    )
+    # Claimed by a worker of no cluster before the submit commits, so none of
+    # the session's workers (sent the task at commit) can take it first, and
+    # held for the whole test: their sweeper would take an expired lease for
+    # a dead worker's and run the generation.
+    with transaction.atomic():
+        running = services.submit(
+            user=alice,
+            model="kling/v2-1",
+            input={"prompt": PROMPT, "resolution": "480p"},
+            source=Generation.SOURCE_PLAYGROUND,
+            contract="playground",
+        )
+        assert lifecycle.claim(running.pk, "render-host-7:4242") is not None
+        Generation.objects.filter(pk=running.pk).update(
+            lease_expires_at=timezone.now() + timedelta(hours=1)
+        )
     log_in(page, "alice", "alice-password")
     page.goto(f"/generations/{running.task_id}/")
     panel = page.locator("article.generation")
