@@ -30,6 +30,24 @@ admin.site.site_title = "Reelgate admin"
 admin.site.index_title = "Teams, keys, credits and generations"
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows only the app writes (through the ledger, the lifecycle...): listed
+    and read here, never added or changed."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class RecordAdmin(ReadOnlyAdmin):
+    """A record kept for good (ledger entries, the audit log): not deleted either."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ProfileInline(admin.StackedInline):
     model = Profile
     can_delete = False
@@ -258,7 +276,7 @@ def grant_to_wallets(model_admin, request, selected: list[tuple[int, CreditAccou
 
 
 @admin.register(CreditHold)
-class CreditHoldAdmin(admin.ModelAdmin):
+class CreditHoldAdmin(ReadOnlyAdmin):
     list_display = [
         "reference",
         "account",
@@ -272,15 +290,9 @@ class CreditHoldAdmin(admin.ModelAdmin):
     search_fields = ["reference", "account__team__name", "member__username"]
     readonly_fields = [f.name for f in CreditHold._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
+class LedgerEntryAdmin(RecordAdmin):
     list_display = [
         "created_at",
         "account",
@@ -295,18 +307,9 @@ class LedgerEntryAdmin(admin.ModelAdmin):
     search_fields = ["reference", "note", "account__team__name", "member__username"]
     list_select_related = ["account__team", "member"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(RecordAdmin):
     """Invitations are made and revoked on the team page; here they are only read."""
 
     list_display = ["email", "team", "role", "created_by", "created_at", "expires_at", "state"]
@@ -319,45 +322,21 @@ class InvitationAdmin(admin.ModelAdmin):
     def state(self, invitation):
         return invitation.state()
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(RecordAdmin):
     list_display = ["created_at", "team", "actor_name", "action", "target"]
     list_filter = ["action"]
     search_fields = ["team__name", "actor_name", "target"]
     list_select_related = ["team"]
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Budget)
-class BudgetAdmin(admin.ModelAdmin):
-    """Budgets as the team's budgets page sets them (audited there); listed here."""
+class BudgetAdmin(RecordAdmin):
+    """Budgets as the team's budgets page sets and removes them (audited there)."""
 
     list_display = ["team", "member", "api_key", "limit", "period", "updated_at"]
     list_filter = ["period"]
     search_fields = ["team__name", "member__username", "api_key__prefix"]
     list_select_related = ["team", "member", "api_key"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
